@@ -1,0 +1,66 @@
+/* One interface for every recommender model: fit on train ratings, score a user, save, load.
+ * New models register in model.c's table without touching callers. */
+#ifndef MR_MODEL_H
+#define MR_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "data/csr.h"
+#include "data/dataset.h"
+
+/* What a model may read when fitting: train ratings only (ds gives movie/user metadata; its own
+ * ratings array may include test data and must not be used by fit). */
+typedef struct rec_train_data {
+  const mr_dataset *ds;
+  const mr_rating *ratings;
+  size_t n_ratings;
+  const csr *ui; /* users x items over ratings */
+  const csr *iu; /* items x users */
+} rec_train_data;
+
+/* Named numeric hyper-parameters, parsed from "factors=64,alpha=2". */
+#define REC_PARAMS_MAX 16
+typedef struct rec_params {
+  int n;
+  struct {
+    char name[24];
+    double value;
+  } kv[REC_PARAMS_MAX];
+} rec_params;
+
+int rec_params_parse(const char *text, rec_params *out);
+double rec_params_get(const rec_params *p, const char *name, double dflt);
+int rec_params_set(rec_params *p, const char *name, double value);
+/* "factors=64,alpha=2" form, for logs and tables. */
+void rec_params_format(const rec_params *p, char *buf, size_t len);
+
+typedef struct rec_model rec_model;
+
+/* Fits model `kind` ("pop", "als", ...). Returns MR_ENOTFOUND for an unknown kind. */
+int rec_fit(const char *kind, const rec_params *p, const rec_train_data *d, rec_model **out);
+void rec_free(rec_model *m);
+const char *rec_kind(const rec_model *m);
+int32_t rec_n_items(const rec_model *m);
+
+/* Scores every item for a training user (dense index); scores has n_items floats. */
+int rec_score_user(const rec_model *m, int32_t user, float *scores);
+/* Scores every item for a user given only a rating history (new users, real-time updates).
+ * n may be 0. */
+int rec_score_history(const rec_model *m, const int32_t *items, const float *ratings, int n,
+                      float *scores);
+
+/* Saves to path / loads from path (the kind is read from the file). */
+int rec_save(const rec_model *m, const char *path);
+int rec_load(const char *path, rec_model **out, char *err, size_t errlen);
+
+/* Names of registered kinds, NULL-terminated. */
+const char *const *rec_kinds(void);
+
+/* Top-n of scores, skipping items where exclude (may be NULL) is nonzero; ties by lower index.
+ * Writes up to n indexes into top (and their scores into top_scores if non-NULL); returns the
+ * count written. */
+int rec_top_n(const float *scores, int32_t n_items, const uint8_t *exclude, int n, int32_t *top,
+              float *top_scores);
+
+#endif
