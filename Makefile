@@ -22,7 +22,7 @@ test: build
 
 # The suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-san:
-	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMR_SANITIZE=ON -DMR_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
+	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMR_SANITIZE=ON -DMR_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS)

@@ -1,14 +1,42 @@
-/* Subcommand dispatch. */
+/* Subcommand dispatch: `movierec <command> [options]`. */
 #include "cli/cli.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli_cmds.h"
+
+typedef struct cli_command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} cli_command;
+
+static const cli_command cli_commands[] = {
+    {"train", cmd_train, "train every model on the full data and write model files"},
+    {"recommend", cmd_recommend, "print a user's top movies with titles and scores"},
+    {"eval", cmd_eval, "reproduce the evaluation table on a split"},
+};
+
+static void cli_print_help(void) {
+  printf("usage: movierec <command> [options]\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++)
+    printf("  %-12s %s\n", cli_commands[i].name, cli_commands[i].summary);
+  printf("\n`movierec <command> --help` lists the command's options with their defaults.\n");
+}
+
 int cli_main(int argc, char **argv) {
-  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-    printf("usage: movierec <command> [options]\n");
-    return argc < 2 ? 2 : 0;
+  if (argc < 2) {
+    cli_print_help();
+    return 2;
   }
-  fprintf(stderr, "movierec: unknown command '%s'\n", argv[1]);
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    cli_print_help();
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++)
+    if (!strcmp(argv[1], cli_commands[i].name))
+      return cli_commands[i].run(argc - 2, argv + 2);
+  fprintf(stderr, "movierec: unknown command '%s' (see movierec --help)\n", argv[1]);
   return 2;
 }

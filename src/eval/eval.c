@@ -1,0 +1,371 @@
+/* Evaluation runner: validation-cut tuning, final fit on train, top-k metrics on test. */
+#include "eval/eval.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/mr_error.h"
+#include "data/csr.h"
+
+static const eval_config eval_cfg_pop = {"pop", "pop", "", NULL, "most-rated movies in train"};
+/* The grid was chosen wide enough that the optimum on every split's validation cut lies inside
+ * it; tuning never looks at test. */
+static const eval_config eval_cfg_als = {
+    "als", "als", "iterations=15,cg_steps=3,seed=42",
+    "factors=32|64|128;alpha=1|3|10;reg=0.01|0.1|1",
+    "implicit ALS (confidence 1 + alpha * rating), CG solver"};
+
+static const eval_config *const eval_configs[] = {&eval_cfg_pop, &eval_cfg_als, NULL};
+
+const eval_config *const *eval_all_configs(void) { return eval_configs; }
+
+void eval_opts_default(eval_opts *o) {
+  memset(o, 0, sizeof(*o));
+  o->split = SPLIT_USER_TEMPORAL;
+  o->test_frac = 0.2;
+  o->seed = 42;
+  o->k = 10;
+  o->tune = 1;
+}
+
+static double eval_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int eval_select_configs(const char *list, const eval_config ***out, int *n, char *err,
+                        size_t errlen) {
+  int total = 0;
+  while (eval_configs[total])
+    total++;
+  const eval_config **sel = calloc((size_t)total + 1, sizeof(*sel));
+  int count = 0;
+  if (!sel)
+    return MR_ENOMEM;
+  if (!list || !strcmp(list, "all")) {
+    for (int i = 0; i < total; i++)
+      sel[count++] = eval_configs[i];
+    *out = sel;
+    *n = count;
+    return MR_OK;
+  }
+  const char *s = list;
+  while (*s) {
+    const char *comma = strchr(s, ',');
+    size_t len = comma ? (size_t)(comma - s) : strlen(s);
+    int found = -1;
+    for (int i = 0; i < total; i++)
+      if (strlen(eval_configs[i]->name) == len && !strncmp(eval_configs[i]->name, s, len))
+        found = i;
+    if (found < 0) {
+      snprintf(err, errlen, "unknown configuration '%.*s'", (int)len, s);
+      free(sel);
+      return MR_ENOTFOUND;
+    }
+    int dup = 0;
+    for (int i = 0; i < count; i++)
+      dup |= sel[i] == eval_configs[found];
+    if (!dup && count < total)
+      sel[count++] = eval_configs[found];
+    s += len;
+    if (*s == ',')
+      s++;
+  }
+  if (!count) {
+    snprintf(err, errlen, "no configuration selected");
+    free(sel);
+    return MR_EINVAL;
+  }
+  *out = sel;
+  *n = count;
+  return MR_OK;
+}
+
+int eval_model(const rec_model *m, const mr_dataset *ds, const csr *train_ui, const csr *test_ui,
+               int k, FILE *dump, const char *config, eval_result *r) {
+  int32_t n_users = test_ui->n_rows, n_items = rec_n_items(m);
+  int32_t *recs = NULL;
+  int *n_recs = NULL;
+  metrics_acc *acc = NULL;
+  int rc = MR_OK;
+  if (n_items != test_ui->n_cols || train_ui->n_cols != n_items || train_ui->n_rows != n_users)
+    return MR_EINVAL;
+  recs = malloc((size_t)n_users * (size_t)k * sizeof(*recs));
+  n_recs = calloc((size_t)n_users, sizeof(*n_recs));
+  if (!recs || !n_recs) {
+    rc = MR_ENOMEM;
+    goto fail;
+  }
+  if ((rc = metrics_acc_create(n_items, k, &acc)) != MR_OK)
+    goto fail;
+  int failed = MR_OK;
+#pragma omp parallel
+  {
+    float *scores = malloc((size_t)n_items * sizeof(float));
+    uint8_t *exclude = calloc((size_t)n_items, 1);
+    if (!scores || !exclude) {
+#pragma omp atomic write
+      failed = MR_ENOMEM;
+    }
+#pragma omp for schedule(dynamic, 16)
+    for (int32_t u = 0; u < n_users; u++) {
+      if (!scores || !exclude || test_ui->indptr[u + 1] == test_ui->indptr[u])
+        continue;
+      int src = rec_score_user(m, u, scores);
+      if (src) {
+#pragma omp atomic write
+        failed = src;
+        continue;
+      }
+      for (int64_t j = train_ui->indptr[u]; j < train_ui->indptr[u + 1]; j++)
+        exclude[train_ui->indices[j]] = 1;
+      n_recs[u] = rec_top_n(scores, n_items, exclude, k, recs + (size_t)u * k, NULL);
+      for (int64_t j = train_ui->indptr[u]; j < train_ui->indptr[u + 1]; j++)
+        exclude[train_ui->indices[j]] = 0;
+    }
+    free(scores);
+    free(exclude);
+  }
+  if (failed) {
+    rc = failed;
+    goto fail;
+  }
+  for (int32_t u = 0; u < n_users; u++) {
+    int64_t b = test_ui->indptr[u], e = test_ui->indptr[u + 1];
+    if (b == e)
+      continue;
+    metrics_acc_add(acc, recs + (size_t)u * k, n_recs[u], test_ui->indices + b,
+                    test_ui->values + b, (int)(e - b));
+    if (dump)
+      for (int i = 0; i < n_recs[u]; i++)
+        fprintf(dump, "%s\t%d\t%d\t%d\n", config, ds->users[u].id, i + 1,
+                ds->movies[recs[(size_t)u * k + i]].id);
+  }
+  metrics_acc_result(acc, &r->m, &r->coverage, &r->n_users);
+fail:
+  metrics_acc_free(acc);
+  free(recs);
+  free(n_recs);
+  return rc;
+}
+
+/* Train/test matrices for one split. */
+typedef struct eval_mats {
+  csr *train_ui, *train_iu, *test_ui;
+  const mr_rating *train;
+  size_t n_train;
+} eval_mats;
+
+static void eval_mats_free(eval_mats *e) {
+  csr_free(e->train_ui);
+  csr_free(e->train_iu);
+  csr_free(e->test_ui);
+  memset(e, 0, sizeof(*e));
+}
+
+static int eval_mats_build(const mr_dataset *ds, const split_result *s, eval_mats *e) {
+  int rc;
+  memset(e, 0, sizeof(*e));
+  e->train = s->train;
+  e->n_train = s->n_train;
+  if ((rc = csr_from_ratings(s->train, s->n_train, ds->n_users, ds->n_movies, 0, &e->train_ui)) ||
+      (rc = csr_transpose(e->train_ui, &e->train_iu)) ||
+      (rc = csr_from_ratings(s->test, s->n_test, ds->n_users, ds->n_movies, 0, &e->test_ui))) {
+    eval_mats_free(e);
+    return rc;
+  }
+  return MR_OK;
+}
+
+static int eval_fit_and_score(const mr_dataset *ds, const eval_config *c, const rec_params *p,
+                              const eval_mats *e, int k, FILE *dump, eval_result *r,
+                              double *fit_seconds) {
+  rec_train_data d = {ds, e->train, e->n_train, e->train_ui, e->train_iu};
+  rec_model *m = NULL;
+  double t0 = eval_now();
+  int rc = rec_fit(c->kind, p, &d, &m);
+  if (rc)
+    return rc;
+  if (fit_seconds)
+    *fit_seconds = eval_now() - t0;
+  rc = eval_model(m, ds, e->train_ui, e->test_ui, k, dump, c->name, r);
+  rec_free(m);
+  return rc;
+}
+
+/* Grid: up to 6 dimensions of up to 8 values each. */
+typedef struct eval_grid {
+  int n_dims;
+  char names[6][24];
+  double values[6][8];
+  int n_values[6];
+} eval_grid;
+
+static int eval_grid_parse(const char *text, eval_grid *g) {
+  memset(g, 0, sizeof(*g));
+  const char *s = text;
+  while (s && *s) {
+    if (g->n_dims == 6)
+      return MR_ERANGE;
+    const char *eq = strchr(s, '=');
+    if (!eq || (size_t)(eq - s) >= sizeof(g->names[0]))
+      return MR_EINVAL;
+    memcpy(g->names[g->n_dims], s, (size_t)(eq - s));
+    s = eq + 1;
+    for (;;) {
+      char *end;
+      double v = strtod(s, &end);
+      if (end == s || g->n_values[g->n_dims] == 8)
+        return MR_EINVAL;
+      g->values[g->n_dims][g->n_values[g->n_dims]++] = v;
+      s = end;
+      if (*s == '|') {
+        s++;
+        continue;
+      }
+      break;
+    }
+    g->n_dims++;
+    if (*s == ';')
+      s++;
+    else if (*s)
+      return MR_EINVAL;
+  }
+  return MR_OK;
+}
+
+static int eval_tune(const mr_dataset *ds, const eval_opts *o, const eval_config *c,
+                     const split_result *train_split, rec_params *best, double *best_ndcg) {
+  split_result *v = NULL;
+  eval_mats e;
+  eval_grid g;
+  int rc = eval_grid_parse(c->grid, &g);
+  if (rc)
+    return rc;
+  if ((rc = split_validation(o->split, train_split->train, train_split->n_train, ds->n_users,
+                             o->test_frac, o->seed, &v)))
+    return rc;
+  if ((rc = eval_mats_build(ds, v, &e))) {
+    split_free(v);
+    return rc;
+  }
+  int total = 1, idx[6] = {0};
+  for (int d = 0; d < g.n_dims; d++)
+    total *= g.n_values[d];
+  rec_params base = *best;
+  *best_ndcg = -1.0;
+  for (int t = 0; t < total; t++) {
+    rec_params p = base;
+    int rem = t;
+    for (int d = 0; d < g.n_dims; d++) {
+      idx[d] = rem % g.n_values[d];
+      rem /= g.n_values[d];
+      rec_params_set(&p, g.names[d], g.values[d][idx[d]]);
+    }
+    eval_result r;
+    memset(&r, 0, sizeof(r));
+    if ((rc = eval_fit_and_score(ds, c, &p, &e, o->k, NULL, &r, NULL)))
+      break;
+    if (o->verbose) {
+      char buf[160];
+      rec_params_format(&p, buf, sizeof(buf));
+      fprintf(stderr, "  tune %-8s %-60s valid nDCG@%d %.4f\n", c->name, buf, o->k, r.m.ndcg);
+    }
+    /* strictly greater: the first grid point wins ties, so the choice is deterministic */
+    if (r.m.ndcg > *best_ndcg) {
+      *best_ndcg = r.m.ndcg;
+      *best = p;
+    }
+  }
+  eval_mats_free(&e);
+  split_free(v);
+  return rc;
+}
+
+int eval_run(const mr_dataset *ds, const eval_opts *o, const eval_config *const *configs, int n,
+             eval_result *results) {
+  split_result *s = NULL;
+  eval_mats e;
+  int rc = split_make(o->split, ds->ratings, ds->n_ratings, ds->n_users, o->test_frac, o->seed, &s);
+  if (rc)
+    return rc;
+  if ((rc = eval_mats_build(ds, s, &e))) {
+    split_free(s);
+    return rc;
+  }
+  if (o->verbose)
+    fprintf(stderr, "eval: split %s: %zu train, %zu test ratings\n", split_kind_name(o->split),
+            s->n_train, s->n_test);
+  for (int i = 0; i < n && !rc; i++) {
+    const eval_config *c = configs[i];
+    eval_result *r = &results[i];
+    rec_params p;
+    memset(r, 0, sizeof(*r));
+    snprintf(r->config, sizeof(r->config), "%s", c->name);
+    if ((rc = rec_params_parse(c->params, &p)))
+      break;
+    if (o->tune && c->grid && *c->grid) {
+      double t0 = eval_now();
+      if ((rc = eval_tune(ds, o, c, s, &p, &r->valid_ndcg)))
+        break;
+      r->tune_seconds = eval_now() - t0;
+    }
+    rec_params_format(&p, r->params, sizeof(r->params));
+    if ((rc = eval_fit_and_score(ds, c, &p, &e, o->k, o->dump, r, &r->train_seconds)))
+      break;
+    if (o->verbose)
+      fprintf(stderr, "eval: %-10s nDCG@%d %.4f  (%s, fit %.2fs, tuning %.1fs)\n", c->name, o->k,
+              r->m.ndcg, r->params, r->train_seconds, r->tune_seconds);
+  }
+  eval_mats_free(&e);
+  split_free(s);
+  return rc;
+}
+
+void eval_print_table(FILE *f, const char *split, const eval_result *r, int n) {
+  fprintf(f, "split: %s\n", split);
+  fprintf(f, "%-24s %7s %7s %8s %9s %9s %7s %9s %8s\n", "config", "P@10", "R@10", "nDCG@10",
+          "gnDCG@10", "P@10r>=4", "MAP@10", "coverage", "train_s");
+  for (int i = 0; i < n; i++)
+    fprintf(f, "%-24s %7.4f %7.4f %8.4f %9.4f %9.4f %7.4f %9.4f %8.2f\n", r[i].config,
+            r[i].m.precision, r[i].m.recall, r[i].m.ndcg, r[i].m.graded_ndcg,
+            r[i].m.precision_liked, r[i].m.map, r[i].coverage, r[i].train_seconds);
+}
+
+int eval_write_json(const char *path, const char *split, const eval_result *r, int n) {
+  json_t *root = json_object(), *arr = json_array();
+  int rc = MR_ENOMEM;
+  if (!root || !arr)
+    goto fail;
+  json_object_set_new(root, "split", json_string(split));
+  for (int i = 0; i < n; i++) {
+    json_t *o = json_object();
+    if (!o)
+      goto fail;
+    json_object_set_new(o, "config", json_string(r[i].config));
+    json_object_set_new(o, "precision_at_10", json_real(r[i].m.precision));
+    json_object_set_new(o, "recall_at_10", json_real(r[i].m.recall));
+    json_object_set_new(o, "ndcg_at_10", json_real(r[i].m.ndcg));
+    json_object_set_new(o, "graded_ndcg_at_10", json_real(r[i].m.graded_ndcg));
+    json_object_set_new(o, "precision_liked_at_10", json_real(r[i].m.precision_liked));
+    json_object_set_new(o, "map_at_10", json_real(r[i].m.map));
+    json_object_set_new(o, "coverage_at_10", json_real(r[i].coverage));
+    json_object_set_new(o, "train_seconds", json_real(r[i].train_seconds));
+    json_object_set_new(o, "tune_seconds", json_real(r[i].tune_seconds));
+    json_object_set_new(o, "validation_ndcg_at_10", json_real(r[i].valid_ndcg));
+    json_object_set_new(o, "users", json_integer(r[i].n_users));
+    json_object_set_new(o, "params", json_string(r[i].params));
+    json_array_append_new(arr, o);
+  }
+  json_object_set_new(root, "results", arr);
+  arr = NULL;
+  rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) ? MR_EIO : MR_OK;
+fail:
+  json_decref(arr);
+  json_decref(root);
+  return rc;
+}

@@ -1,0 +1,213 @@
+/* Model registry: maps a kind name to its fit/score/save/load functions. */
+#include "models/model.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mr_error.h"
+#include "models/model_ops.h"
+#include "models/modelfile.h"
+#include <stdarg.h>
+
+struct rec_model {
+  const rec_ops *ops;
+  void *state;
+};
+
+/* ---- parameters ---- */
+
+int rec_params_set(rec_params *p, const char *name, double value) {
+  for (int i = 0; i < p->n; i++)
+    if (!strcmp(p->kv[i].name, name)) {
+      p->kv[i].value = value;
+      return MR_OK;
+    }
+  if (p->n >= REC_PARAMS_MAX || strlen(name) >= sizeof(p->kv[0].name))
+    return MR_ERANGE;
+  snprintf(p->kv[p->n].name, sizeof(p->kv[p->n].name), "%s", name);
+  p->kv[p->n].value = value;
+  p->n++;
+  return MR_OK;
+}
+
+double rec_params_get(const rec_params *p, const char *name, double dflt) {
+  if (!p)
+    return dflt;
+  for (int i = 0; i < p->n; i++)
+    if (!strcmp(p->kv[i].name, name))
+      return p->kv[i].value;
+  return dflt;
+}
+
+int rec_params_parse(const char *text, rec_params *out) {
+  memset(out, 0, sizeof(*out));
+  if (!text)
+    return MR_OK;
+  const char *s = text;
+  while (*s) {
+    char name[24];
+    size_t len = 0;
+    while (*s == ',' || isspace((unsigned char)*s))
+      s++;
+    if (!*s)
+      break;
+    while (*s && *s != '=' && *s != ',') {
+      if (len + 1 >= sizeof(name))
+        return MR_EINVAL;
+      name[len++] = *s++;
+    }
+    name[len] = '\0';
+    if (*s != '=' || len == 0)
+      return MR_EINVAL;
+    s++;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s)
+      return MR_EINVAL;
+    s = end;
+    if (*s && *s != ',')
+      return MR_EINVAL;
+    int rc = rec_params_set(out, name, v);
+    if (rc)
+      return rc;
+  }
+  return MR_OK;
+}
+
+void rec_params_format(const rec_params *p, char *buf, size_t len) {
+  size_t off = 0;
+  if (len)
+    buf[0] = '\0';
+  for (int i = 0; i < p->n && off < len; i++) {
+    int w = snprintf(buf + off, len - off, "%s%s=%g", i ? "," : "", p->kv[i].name, p->kv[i].value);
+    if (w < 0)
+      break;
+    off += (size_t)w;
+  }
+}
+
+/* ---- shared helpers ---- */
+
+void rec_set_err(char *err, size_t errlen, const char *fmt, ...) {
+  if (!err || !errlen)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+int rec_top_n(const float *scores, int32_t n_items, const uint8_t *exclude, int n, int32_t *top,
+              float *top_scores) {
+  /* partial insertion into a sorted buffer: n is small (10-500) next to n_items */
+  int count = 0;
+  for (int32_t i = 0; i < n_items; i++) {
+    if (exclude && exclude[i])
+      continue;
+    float s = scores[i];
+    if (s != s) /* NaN never ranks */
+      continue;
+    if (count == n && !(s > (top_scores ? top_scores[n - 1] : scores[top[n - 1]])))
+      continue;
+    int pos = count < n ? count : n - 1;
+    while (pos > 0) {
+      float prev = top_scores ? top_scores[pos - 1] : scores[top[pos - 1]];
+      if (prev >= s) /* ties keep the lower index first */
+        break;
+      top[pos] = top[pos - 1];
+      if (top_scores)
+        top_scores[pos] = top_scores[pos - 1];
+      pos--;
+    }
+    top[pos] = i;
+    if (top_scores)
+      top_scores[pos] = s;
+    if (count < n)
+      count++;
+  }
+  return count;
+}
+
+/* ---- registry ---- */
+
+extern const rec_ops rec_pop_ops;
+extern const rec_ops rec_als_ops;
+
+static const rec_ops *const rec_registry[] = {&rec_pop_ops, &rec_als_ops};
+static const char *const rec_kind_names[] = {"pop", "als", NULL};
+
+const char *const *rec_kinds(void) { return rec_kind_names; }
+
+static const rec_ops *rec_find(const char *kind) {
+  for (size_t i = 0; i < sizeof(rec_registry) / sizeof(rec_registry[0]); i++)
+    if (!strcmp(rec_registry[i]->kind, kind))
+      return rec_registry[i];
+  return NULL;
+}
+
+static int rec_wrap(const rec_ops *ops, void *state, rec_model **out) {
+  rec_model *m = calloc(1, sizeof(*m));
+  if (!m) {
+    ops->free(state);
+    return MR_ENOMEM;
+  }
+  m->ops = ops;
+  m->state = state;
+  *out = m;
+  return MR_OK;
+}
+
+int rec_fit(const char *kind, const rec_params *p, const rec_train_data *d, rec_model **out) {
+  const rec_ops *ops = rec_find(kind);
+  void *state = NULL;
+  if (!ops)
+    return MR_ENOTFOUND;
+  int rc = ops->fit(p, d, &state);
+  if (rc)
+    return rc;
+  return rec_wrap(ops, state, out);
+}
+
+void rec_free(rec_model *m) {
+  if (!m)
+    return;
+  m->ops->free(m->state);
+  free(m);
+}
+
+const char *rec_kind(const rec_model *m) { return m->ops->kind; }
+int32_t rec_n_items(const rec_model *m) { return m->ops->n_items(m->state); }
+
+int rec_score_user(const rec_model *m, int32_t user, float *scores) {
+  return m->ops->score_user(m->state, user, scores);
+}
+
+int rec_score_history(const rec_model *m, const int32_t *items, const float *ratings, int n,
+                      float *scores) {
+  if (n < 0 || (n > 0 && (!items || !ratings)))
+    return MR_EINVAL;
+  return m->ops->score_history(m->state, items, ratings, n, scores);
+}
+
+int rec_save(const rec_model *m, const char *path) { return m->ops->save(m->state, path); }
+
+int rec_load(const char *path, rec_model **out, char *err, size_t errlen) {
+  mf_file *f = NULL;
+  int rc = mf_open(path, &f, err, errlen);
+  if (rc)
+    return rc;
+  const rec_ops *ops = rec_find(mf_kind(f));
+  if (!ops) {
+    rec_set_err(err, errlen, "%s: unknown model kind '%s'", path, mf_kind(f));
+    mf_close(f);
+    return MR_EFORMAT;
+  }
+  mf_close(f);
+  void *state = NULL;
+  rc = ops->load(path, &state, err, errlen);
+  if (rc)
+    return rc;
+  return rec_wrap(ops, state, out);
+}

@@ -1,0 +1,23 @@
+/* Internal: the function table each model kind provides to the registry in model.c. */
+#ifndef MR_MODEL_OPS_H
+#define MR_MODEL_OPS_H
+
+#include "models/model.h"
+
+typedef struct rec_ops {
+  const char *kind;
+  int (*fit)(const rec_params *p, const rec_train_data *d, void **state);
+  int (*score_user)(const void *state, int32_t user, float *scores);
+  int (*score_history)(const void *state, const int32_t *items, const float *ratings, int n,
+                       float *scores);
+  int (*save)(const void *state, const char *path);
+  int (*load)(const char *path, void **state, char *err, size_t errlen);
+  int32_t (*n_items)(const void *state);
+  void (*free)(void *state);
+} rec_ops;
+
+/* Writes a formatted message into err when err is non-NULL. */
+void rec_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
