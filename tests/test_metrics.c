@@ -122,7 +122,7 @@ static void test_perfect_binary_wrong_grade_order(void **state) {
 
 /* recs [3] with k = 10, test {3,7,8} ratings {5,2,4}: the 9 missing slots are misses.
  *   P = 1/10, R = 1/3, nDCG = 1 / 2.130929753571458 = 0.469278726022756,
- *   graded nDCG = 5 / 8.523719014285831 = 0.586598520..., P-liked = 1/10, MAP = 1 / 3 */
+ *   graded nDCG = 5 / 8.523719014285831 = 0.586598407528446, P-liked = 1/10, MAP = 1 / 3 */
 static void test_fewer_recs_than_k(void **state) {
   (void)state;
   const int32_t recs[] = {3};
