@@ -36,6 +36,11 @@ int split_make(split_kind kind, const mr_rating *ratings, size_t n, int32_t n_us
 int split_validation(split_kind kind, const mr_rating *train, size_t n_train, int32_t n_users,
                      double frac, uint64_t seed, split_result **out);
 
+/* Number of a user's n_u ratings that a per-user split puts in test: ceil(frac * n_u), capped
+ * at n_u - 1 so at least one rating stays in train (0 for n_u <= 1). */
+size_t split_test_count(double frac, size_t n_u);
+
+/* Releases a split result and its arrays. NULL is fine. */
 void split_free(split_result *s);
 
 #endif
