@@ -13,14 +13,20 @@
 static const eval_config eval_cfg_pop = {"pop", "pop", "", NULL, "most-rated movies in train"};
 /* The grid was chosen wide enough that the optimum on every split's validation cut lies inside
  * it; tuning never looks at test. */
-static const eval_config eval_cfg_als = {
-    "als", "als", "iterations=15,cg_steps=3,seed=42",
-    "factors=32|64|128;alpha=1|3|10;reg=0.01|0.1|1",
-    "implicit ALS (confidence 1 + alpha * rating), CG solver"};
+static const eval_config eval_cfg_als = {"als", "als", "iterations=15,cg_steps=3,seed=42",
+                                         "factors=32|64|128;alpha=1|3|10;reg=0.01|0.1|1",
+                                         "implicit ALS (confidence 1 + alpha * rating), CG solver"};
 
-static const eval_config *const eval_configs[] = {&eval_cfg_pop, &eval_cfg_als, NULL};
+/* One line per configuration, in table order. */
+static const eval_config *const eval_configs[] = {
+    &eval_cfg_pop,
+    &eval_cfg_als,
+    NULL,
+};
 
-const eval_config *const *eval_all_configs(void) { return eval_configs; }
+const eval_config *const *eval_all_configs(void) {
+  return eval_configs;
+}
 
 void eval_opts_default(eval_opts *o) {
   memset(o, 0, sizeof(*o));
@@ -138,8 +144,8 @@ int eval_model(const rec_model *m, const mr_dataset *ds, const csr *train_ui, co
     int64_t b = test_ui->indptr[u], e = test_ui->indptr[u + 1];
     if (b == e)
       continue;
-    metrics_acc_add(acc, recs + (size_t)u * k, n_recs[u], test_ui->indices + b,
-                    test_ui->values + b, (int)(e - b));
+    metrics_acc_add(acc, recs + (size_t)u * k, n_recs[u], test_ui->indices + b, test_ui->values + b,
+                    (int)(e - b));
     if (dump)
       for (int i = 0; i < n_recs[u]; i++)
         fprintf(dump, "%s\t%d\t%d\t%d\n", config, ds->users[u].id, i + 1,

@@ -132,16 +132,26 @@ int rec_top_n(const float *scores, int32_t n_items, const uint8_t *exclude, int 
 
 /* ---- registry ---- */
 
+/* One line per model kind: add the extern and the table entry. */
 extern const rec_ops rec_pop_ops;
 extern const rec_ops rec_als_ops;
 
-static const rec_ops *const rec_registry[] = {&rec_pop_ops, &rec_als_ops};
-static const char *const rec_kind_names[] = {"pop", "als", NULL};
+static const rec_ops *const rec_registry[] = {
+    &rec_pop_ops,
+    &rec_als_ops,
+};
+#define REC_N_KINDS (sizeof(rec_registry) / sizeof(rec_registry[0]))
 
-const char *const *rec_kinds(void) { return rec_kind_names; }
+const char *const *rec_kinds(void) {
+  static const char *names[REC_N_KINDS + 1];
+  for (size_t i = 0; i < REC_N_KINDS; i++)
+    names[i] = rec_registry[i]->kind;
+  names[REC_N_KINDS] = NULL;
+  return names;
+}
 
 static const rec_ops *rec_find(const char *kind) {
-  for (size_t i = 0; i < sizeof(rec_registry) / sizeof(rec_registry[0]); i++)
+  for (size_t i = 0; i < REC_N_KINDS; i++)
     if (!strcmp(rec_registry[i]->kind, kind))
       return rec_registry[i];
   return NULL;
@@ -177,8 +187,12 @@ void rec_free(rec_model *m) {
   free(m);
 }
 
-const char *rec_kind(const rec_model *m) { return m->ops->kind; }
-int32_t rec_n_items(const rec_model *m) { return m->ops->n_items(m->state); }
+const char *rec_kind(const rec_model *m) {
+  return m->ops->kind;
+}
+int32_t rec_n_items(const rec_model *m) {
+  return m->ops->n_items(m->state);
+}
 
 int rec_score_user(const rec_model *m, int32_t user, float *scores) {
   return m->ops->score_user(m->state, user, scores);
@@ -191,7 +205,9 @@ int rec_score_history(const rec_model *m, const int32_t *items, const float *rat
   return m->ops->score_history(m->state, items, ratings, n, scores);
 }
 
-int rec_save(const rec_model *m, const char *path) { return m->ops->save(m->state, path); }
+int rec_save(const rec_model *m, const char *path) {
+  return m->ops->save(m->state, path);
+}
 
 int rec_load(const char *path, rec_model **out, char *err, size_t errlen) {
   mf_file *f = NULL;
