@@ -35,8 +35,8 @@ __attribute__((format(printf, 3, 4))) static void ds_note(ds_diag *d, long line,
 }
 
 static const char *ds_basename(const char *path) {
-  const char *s = strrchr(path, '/');
-  return s ? s + 1 : path;
+  const char *s = path ? strrchr(path, '/') : NULL;
+  return s ? s + 1 : path ? path : "?";
 }
 
 /* Reads a whole file into a NUL-terminated buffer. */
@@ -309,10 +309,11 @@ fail:
 
 int ds_load_occupations(mr_dataset *ds, const char *path) {
   char *buf = NULL, *line;
-  size_t len, cap = (size_t)ds->n_occupations;
+  size_t len, cap;
   int rc;
   if (!ds || !path)
     return MR_EINVAL;
+  cap = (size_t)ds->n_occupations;
   if ((rc = ds_read_file(path, &buf, &len)) != MR_OK)
     return rc;
   ds_lines it = {buf, buf + len, 0};
@@ -451,12 +452,13 @@ static int ds_new_movie(mr_movie *m) {
 int ds_load_movies(mr_dataset *ds, const char *path) {
   char *raw = NULL, *buf = NULL, *line, *f[5 + MR_MAX_GENRES];
   unsigned char *seen = NULL;
-  size_t raw_len, len, cap = (size_t)ds->n_movies, seen_cap = 0;
+  size_t raw_len, len, cap, seen_cap = 0;
   long bad_rows = 0, read = 0, bad_fields = 0;
   int rc, dup;
   ds_diag d = {ds_basename(path), 0};
   if (!ds || !path)
     return MR_EINVAL;
+  cap = (size_t)ds->n_movies;
   if ((rc = ds_read_file(path, &raw, &raw_len)) != MR_OK)
     return rc;
   rc = ds_latin1_to_utf8(raw, raw_len, &buf, &len);
@@ -543,12 +545,13 @@ fail:
 int ds_load_users(mr_dataset *ds, const char *path) {
   char *buf = NULL, *line, *f[5];
   unsigned char *seen = NULL;
-  size_t len, cap = (size_t)ds->n_users, seen_cap = 0;
+  size_t len, cap, seen_cap = 0;
   long bad_rows = 0, read = 0, bad_fields = 0;
   int rc, dup;
   ds_diag d = {ds_basename(path), 0};
   if (!ds || !path)
     return MR_EINVAL;
+  cap = (size_t)ds->n_users;
   if ((rc = ds_read_file(path, &buf, &len)) != MR_OK)
     return rc;
   for (int32_t i = 0; i < ds->n_users; i++)
@@ -630,12 +633,13 @@ fail:
 
 int ds_load_ratings(mr_dataset *ds, const char *path) {
   char *buf = NULL, *line, *f[4];
-  size_t len, cap = ds->n_ratings;
+  size_t len, cap;
   long read = 0, bad = 0;
   int rc;
   ds_diag d = {ds_basename(path), 0};
   if (!ds || !path)
     return MR_EINVAL;
+  cap = ds->n_ratings;
   if ((rc = ds_read_file(path, &buf, &len)) != MR_OK)
     return rc;
   /* u.data lines are ~20 bytes: one allocation up front instead of many doublings */
