@@ -227,6 +227,20 @@ static void test_missing_imdb_is_optional(void **state) {
   ds_free(ds);
 }
 
+static void test_utf8_item_kept(void **state) {
+  (void)state;
+  mr_dataset *ds = NULL;
+  /* a u.item that is already UTF-8 must not be encoded twice */
+  assert_int_equal(ds_create_empty(&ds), MR_OK);
+  assert_int_equal(ds_load_movies(ds, MR_FIXTURES "/utf8/u.item"), MR_OK);
+  assert_int_equal(ds->n_movies, 2);
+  assert_string_equal(ds->movies[0].title, "Caf\xC3\xA9 (1996)");
+  assert_string_equal(ds->movies[1].title, "Ren\xC3\xA9"
+                                           "e (1997)");
+  assert_int_equal(ds->movies[1].year, 1997);
+  ds_free(ds);
+}
+
 static void test_resolve_dir(void **state) {
   (void)state;
   assert_string_equal(ds_resolve_dir("/flag/dir"), "/flag/dir");
@@ -300,6 +314,7 @@ int main(void) {
       cmocka_unit_test(test_imdb),
       cmocka_unit_test(test_missing_files),
       cmocka_unit_test(test_missing_imdb_is_optional),
+      cmocka_unit_test(test_utf8_item_kept),
       cmocka_unit_test(test_resolve_dir),
       cmocka_unit_test(test_real_data),
   };

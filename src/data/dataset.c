@@ -757,65 +757,59 @@ static int ds_imdb_year(const char *s) {
   return 0;
 }
 
+/* Counts one unusable IMDb field and shows it (column name, value) among the examples. */
+static void ds_bad_field(ds_diag *d, long line, const mr_movie *m, int c, const char *v,
+                         long *bad_fields) {
+  if (*v)
+    ds_note(d, line, "movie %d: bad %s '%.40s'", (int)m->id, ds_imdb_cols[c], v);
+  else
+    ds_note(d, line, "movie %d: missing %s", (int)m->id, ds_imdb_cols[c]);
+  (*bad_fields)++;
+}
+
 /* Fills one movie from an IMDb record; parse failures are counted, not fatal. Only
  * MR_ENOMEM is returned as an error. */
 static int ds_imdb_fill(mr_movie *m, const csv_field *fv, const int *col, ds_diag *d, long line,
                         long *bad_fields) {
   const char *v[IM_NCOLS];
+  double r;
   int rc;
   for (int c = 0; c < IM_NCOLS; c++)
     v[c] = col[c] >= 0 ? fv[col[c]].s : "";
-#define DS_BAD(what)                                                                               \
-  do {                                                                                             \
-    ds_note(d, line, "movie %d: %s '%.40s'", (int)m->id, what, v[c_]);                             \
-    (*bad_fields)++;                                                                               \
-  } while (0)
-  int c_;
-  c_ = IM_URL;
-  if (!ds_tt_id(v[c_], m->imdb_id))
-    DS_BAD("no tt id in movie_url");
-  c_ = IM_POSTER;
-  size_t pl = ds_first_srcset_url(v[c_]);
+  if (!ds_tt_id(v[IM_URL], m->imdb_id))
+    ds_bad_field(d, line, m, IM_URL, v[IM_URL], bad_fields);
+  size_t pl = ds_first_srcset_url(v[IM_POSTER]);
   if (!pl)
-    DS_BAD("bad poster_url");
-  if ((rc = ds_set_str(&m->poster_url, v[c_], pl)) != MR_OK)
+    ds_bad_field(d, line, m, IM_POSTER, v[IM_POSTER], bad_fields);
+  if ((rc = ds_set_str(&m->poster_url, v[IM_POSTER], pl)) != MR_OK)
     return rc;
-  c_ = IM_DESC;
-  if (!*v[c_])
-    DS_BAD("empty description");
-  if ((rc = ds_set_str(&m->description, v[c_], strlen(v[c_]))) != MR_OK)
+  if (!*v[IM_DESC])
+    ds_bad_field(d, line, m, IM_DESC, v[IM_DESC], bad_fields);
+  if ((rc = ds_set_str(&m->description, v[IM_DESC], strlen(v[IM_DESC]))) != MR_OK)
     return rc;
-  c_ = IM_RATING;
-  double r;
-  if (ds_parse_float(v[c_], &r) == MR_OK && r >= 1.0 && r <= 10.0)
+  if (ds_parse_float(v[IM_RATING], &r) == MR_OK && r >= 1.0 && r <= 10.0)
     m->imdb_rating = (float)r;
   else
-    DS_BAD("bad rating");
-  c_ = IM_VOTES;
-  if (csv_parse_votes(v[c_], &m->imdb_votes) != MR_OK)
-    DS_BAD("bad num_review");
+    ds_bad_field(d, line, m, IM_RATING, v[IM_RATING], bad_fields);
+  if (csv_parse_votes(v[IM_VOTES], &m->imdb_votes) != MR_OK)
+    ds_bad_field(d, line, m, IM_VOTES, v[IM_VOTES], bad_fields);
   mr_strlist *lists[3] = {&m->directors, &m->writers, &m->cast};
   for (int k = 0; k < 3; k++) {
-    c_ = IM_DIRECTOR + k;
     csv_strlist_free(lists[k]);
-    rc = csv_parse_pylist(v[c_], lists[k]);
+    rc = csv_parse_pylist(v[IM_DIRECTOR + k], lists[k]);
     if (rc == MR_ENOMEM)
       return rc;
     if (rc != MR_OK)
-      DS_BAD("bad list");
+      ds_bad_field(d, line, m, IM_DIRECTOR + k, v[IM_DIRECTOR + k], bad_fields);
   }
-  c_ = IM_AGE;
-  if (!*v[c_])
-    DS_BAD("empty age_rating");
-  if ((rc = ds_set_str(&m->age_rating, v[c_], strlen(v[c_]))) != MR_OK)
+  if (!*v[IM_AGE])
+    ds_bad_field(d, line, m, IM_AGE, v[IM_AGE], bad_fields);
+  if ((rc = ds_set_str(&m->age_rating, v[IM_AGE], strlen(v[IM_AGE]))) != MR_OK)
     return rc;
-  c_ = IM_YEAR;
-  if (!(m->imdb_year = ds_imdb_year(v[c_])))
-    DS_BAD("bad year");
-  c_ = IM_LENGTH;
-  if (csv_parse_runtime(v[c_], &m->runtime_min) != MR_OK)
-    DS_BAD("bad movie_length");
-#undef DS_BAD
+  if (!(m->imdb_year = ds_imdb_year(v[IM_YEAR])))
+    ds_bad_field(d, line, m, IM_YEAR, v[IM_YEAR], bad_fields);
+  if (csv_parse_runtime(v[IM_LENGTH], &m->runtime_min) != MR_OK)
+    ds_bad_field(d, line, m, IM_LENGTH, v[IM_LENGTH], bad_fields);
   return MR_OK;
 }
 
