@@ -826,7 +826,9 @@ int ds_load_imdb(mr_dataset *ds, const char *path) {
     return MR_EINVAL;
   if ((rc = ds_read_file(path, &buf, &len)) != MR_OK)
     return rc;
-  if ((rc = csv_reader_create(buf, len, &r)) != MR_OK)
+  /* a UTF-8 byte order mark would otherwise glue itself to the first column name */
+  size_t skip = (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) ? 3 : 0;
+  if ((rc = csv_reader_create(buf + skip, len - skip, &r)) != MR_OK)
     goto fail;
   rc = csv_next_record(r, &fv, &nf);
   if (rc != 1) {
