@@ -17,10 +17,19 @@ static const eval_config eval_cfg_als = {"als", "als", "iterations=15,cg_steps=3
                                          "factors=32|64|128;alpha=1|3|10;reg=0.01|0.1|1",
                                          "implicit ALS (confidence 1 + alpha * rating), CG solver"};
 
+static const eval_config eval_cfg_ease = {"ease", "ease", "weighting=0",
+                                          "lambda=50|100|200|400|800|1600",
+                                          "EASE^R closed-form item-item autoencoder (binary X)"};
+static const eval_config eval_cfg_itemknn = {"itemknn", "itemknn", "weighting=0",
+                                             "k=20|50|100|200;shrink=0|10",
+                                             "item-item cosine kNN, top-K neighbours per item"};
+
 /* One line per configuration, in table order. */
 static const eval_config *const eval_configs[] = {
     &eval_cfg_pop,
     &eval_cfg_als,
+    &eval_cfg_ease,
+    &eval_cfg_itemknn,
     NULL,
 };
 
