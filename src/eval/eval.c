@@ -20,8 +20,8 @@ static const eval_config eval_cfg_als = {"als", "als", "iterations=15,cg_steps=3
 static const eval_config eval_cfg_ease = {"ease", "ease", "weighting=0",
                                           "lambda=50|100|200|400|800|1600",
                                           "EASE^R closed-form item-item autoencoder (binary X)"};
-static const eval_config eval_cfg_itemknn = {"itemknn", "itemknn", "weighting=0",
-                                             "k=20|50|100|200;shrink=0|10",
+static const eval_config eval_cfg_itemknn = {"itemknn", "itemknn", "weighting=1",
+                                             "k=20|50|200|400;shrink=0|10",
                                              "item-item cosine kNN, top-K neighbours per item"};
 
 /* One line per configuration, in table order. */
