@@ -100,6 +100,24 @@ static void test_topk_keeps_largest(void **state) {
   assert_int_equal(count, 1);
   assert_int_equal(idx[0], 2); /* 2/sqrt 6 = 0.816 beats 2/3 */
   itemknn_free(m);
+  /* one user rated all 5 items: every similarity is 1, so ties keep the lowest indexes */
+  const mr_rating all[] = {{0, 0, 1, 0}, {0, 1, 1, 0}, {0, 2, 1, 0}, {0, 3, 1, 0}, {0, 4, 1, 0}};
+  csr *ui = NULL;
+  itemknn_opts o;
+  itemknn_opts_default(&o);
+  o.k = 2;
+  assert_int_equal(csr_from_ratings(all, 5, 1, 5, 0, &ui), MR_OK);
+  assert_int_equal(itemknn_fit(&o, ui, &m), MR_OK);
+  assert_int_equal(itemknn_neighbors(m, 0, &idx, &sim, &count), MR_OK);
+  assert_int_equal(count, 2);
+  assert_int_equal(idx[0], 1);
+  assert_int_equal(idx[1], 2);
+  assert_int_equal(itemknn_neighbors(m, 4, &idx, &sim, &count), MR_OK);
+  assert_int_equal(idx[0], 0);
+  assert_int_equal(idx[1], 1);
+  assert_close(sim[1], 1.0);
+  itemknn_free(m);
+  csr_free(ui);
 }
 
 /* A random sparse matrix: nu x ni with about density * nu * ni ratings 1-5. */

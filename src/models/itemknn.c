@@ -87,12 +87,44 @@ static double knn_x(int weighting, float rating) {
   return weighting ? (double)rating : 1.0;
 }
 
-/* Descending similarity, ties by ascending index: a total order, so selection is deterministic. */
+/* "a ranks before b": higher similarity, ties by lower index. A total order, so the kept set
+ * and its order do not depend on the order candidates arrive in. */
+static int knn_before(const knn_cand *a, const knn_cand *b) {
+  return a->sim > b->sim || (a->sim == b->sim && a->j < b->j);
+}
+
 static int knn_cand_cmp(const void *a, const void *b) {
-  const knn_cand *x = a, *y = b;
-  if (x->sim != y->sim)
-    return x->sim > y->sim ? -1 : 1;
-  return (x->j > y->j) - (x->j < y->j);
+  return knn_before(a, b) ? -1 : knn_before(b, a) ? 1 : 0;
+}
+
+/* Restores the heap property below position p of a heap whose root is the worst kept candidate
+ * (the one every other ranks before). */
+static void knn_sift_down(knn_cand *h, int n, int p) {
+  for (;;) {
+    int c = 2 * p + 1, worst = p;
+    if (c < n && knn_before(&h[worst], &h[c]))
+      worst = c;
+    if (c + 1 < n && knn_before(&h[worst], &h[c + 1]))
+      worst = c + 1;
+    if (worst == p)
+      return;
+    knn_cand t = h[p];
+    h[p] = h[worst];
+    h[worst] = t;
+    p = worst;
+  }
+}
+
+static void knn_sift_up(knn_cand *h, int p) {
+  while (p > 0) {
+    int parent = (p - 1) / 2;
+    if (!knn_before(&h[parent], &h[p]))
+      return;
+    knn_cand t = h[p];
+    h[p] = h[parent];
+    h[parent] = t;
+    p = parent;
+  }
 }
 
 /* Per-thread scratch for one item row, allocated once per thread, not per item. */
@@ -120,20 +152,26 @@ static void knn_row(const itemknn_model *m, const csr *ui, const csr *iu, const 
       w->acc[j] += xi * knn_x(weighting, ui->values[c]);
     }
   }
-  int32_t n_cand = 0;
+  /* top-K through a bounded heap of the K best so far: O(n log K) instead of sorting every
+   * co-rated item, which dominated the fit for K << n */
+  int keep = 0;
   for (int32_t t = 0; t < n_touched; t++) {
     int32_t j = w->touched[t];
     double den = norm[i] * norm[j] + m->opts.shrink;
     if (j != i && den > 0.0 && w->acc[j] != 0.0) {
-      w->cand[n_cand].sim = w->acc[j] / den;
-      w->cand[n_cand].j = j;
-      n_cand++;
+      knn_cand c = {w->acc[j] / den, j};
+      if (keep < m->width) {
+        w->cand[keep] = c;
+        knn_sift_up(w->cand, keep++);
+      } else if (knn_before(&c, &w->cand[0])) {
+        w->cand[0] = c;
+        knn_sift_down(w->cand, keep, 0);
+      }
     }
     w->acc[j] = 0.0;
     w->seen[j] = 0;
   }
-  qsort(w->cand, (size_t)n_cand, sizeof(knn_cand), knn_cand_cmp);
-  int keep = n_cand < m->width ? (int)n_cand : m->width;
+  qsort(w->cand, (size_t)keep, sizeof(knn_cand), knn_cand_cmp);
   size_t base = (size_t)i * (size_t)m->width;
   for (int c = 0; c < keep; c++) {
     m->nbr_idx[base + c] = w->cand[c].j;
@@ -185,7 +223,7 @@ int itemknn_fit(const itemknn_opts *o, const csr *ui, itemknn_model **out) {
     w.acc = calloc((size_t)n, sizeof(double));
     w.seen = calloc((size_t)n, 1);
     w.touched = malloc((size_t)n * sizeof(int32_t));
-    w.cand = malloc((size_t)n * sizeof(knn_cand));
+    w.cand = malloc((size_t)m->width * sizeof(knn_cand));
     int ok = w.acc && w.seen && w.touched && w.cand;
     if (!ok) {
 #pragma omp atomic write
