@@ -93,11 +93,12 @@ ALS_INLINE void als_gram_mv(const float *restrict g, float reg, const float *res
 
 /* Warm-started CG on (G + reg I + Y^T (C - I) Y) x = Y^T C p for one row, following the
  * implicit library's solver: residual from the current x, then `steps` CG iterations, where A p
- * is formed from G plus the sparse correction instead of materializing A. ws has 3k floats. */
-ALS_INLINE void als_cg_row(const float *restrict g, float reg, float alpha,
-                           const float *restrict other, const int32_t *restrict idx,
-                           const float *restrict val, int64_t n, float *restrict x,
-                           float *restrict ws, int steps, int k) {
+ * is formed from G plus the sparse correction instead of materializing A. ws has 3k floats.
+ * Returns MR_ENUMERIC when the residual is not finite (x would silently stop updating). */
+ALS_INLINE int als_cg_row(const float *restrict g, float reg, float alpha,
+                          const float *restrict other, const int32_t *restrict idx,
+                          const float *restrict val, int64_t n, float *restrict x,
+                          float *restrict ws, int steps, int k) {
   float *restrict r = ws, *restrict p = ws + k, *restrict ap = ws + 2 * k;
   als_gram_mv(g, reg, x, ap, k);
 #pragma omp simd
@@ -110,8 +111,10 @@ ALS_INLINE void als_cg_row(const float *restrict g, float reg, float alpha,
     als_axpy((1.0f + c1) - c1 * d, yi, r, k);
   }
   float rsold = als_dot(r, r, k);
+  if (!isfinite(rsold))
+    return MR_ENUMERIC;
   if (rsold < ALS_CG_EPS)
-    return;
+    return MR_OK;
   memcpy(p, r, (size_t)k * sizeof(float));
   for (int s = 0; s < steps; s++) {
     als_gram_mv(g, reg, p, ap, k);
@@ -130,6 +133,8 @@ ALS_INLINE void als_cg_row(const float *restrict g, float reg, float alpha,
       r[j] -= a * ap[j];
     }
     float rsnew = als_dot(r, r, k);
+    if (!isfinite(rsnew))
+      return MR_ENUMERIC;
     if (rsnew < ALS_CG_EPS)
       break;
     float beta = rsnew / rsold;
@@ -138,18 +143,19 @@ ALS_INLINE void als_cg_row(const float *restrict g, float reg, float alpha,
       p[j] = r[j] + beta * p[j];
     rsold = rsnew;
   }
+  return MR_OK;
 }
 
-static void als_cg_row64(const float *g, float reg, float alpha, const float *other,
-                         const int32_t *idx, const float *val, int64_t n, float *x, float *ws,
-                         int steps) {
-  als_cg_row(g, reg, alpha, other, idx, val, n, x, ws, steps, 64);
+static int als_cg_row64(const float *g, float reg, float alpha, const float *other,
+                        const int32_t *idx, const float *val, int64_t n, float *x, float *ws,
+                        int steps) {
+  return als_cg_row(g, reg, alpha, other, idx, val, n, x, ws, steps, 64);
 }
 
-static void als_cg_row_any(const float *g, float reg, float alpha, const float *other,
-                           const int32_t *idx, const float *val, int64_t n, float *x, float *ws,
-                           int steps, int k) {
-  als_cg_row(g, reg, alpha, other, idx, val, n, x, ws, steps, k);
+static int als_cg_row_any(const float *g, float reg, float alpha, const float *other,
+                          const int32_t *idx, const float *val, int64_t n, float *x, float *ws,
+                          int steps, int k) {
+  return als_cg_row(g, reg, alpha, other, idx, val, n, x, ws, steps, k);
 }
 
 /* Exact solve of the same system: builds A (k x k) and b, then an in-place Cholesky A = L L^T
@@ -215,17 +221,18 @@ static int als_sweep(const als_opts *o, int k, int nt, const csr *r, const float
     for (int32_t row = 0; row < r->n_rows; row++) {
       int64_t b = r->indptr[row], n = r->indptr[row + 1] - b;
       float *x = target + (size_t)row * (size_t)k;
-      if (o->cg_steps == 0) {
-        if (als_exact_row(g, o->reg, o->alpha, other, r->indices + b, r->values + b, n, x, w, k)) {
+      int rc;
+      if (o->cg_steps == 0)
+        rc = als_exact_row(g, o->reg, o->alpha, other, r->indices + b, r->values + b, n, x, w, k);
+      else if (k == 64)
+        rc = als_cg_row64(g, o->reg, o->alpha, other, r->indices + b, r->values + b, n, x, w,
+                          o->cg_steps);
+      else
+        rc = als_cg_row_any(g, o->reg, o->alpha, other, r->indices + b, r->values + b, n, x, w,
+                            o->cg_steps, k);
+      if (rc != MR_OK) {
 #pragma omp atomic write
-          status = MR_ENUMERIC;
-        }
-      } else if (k == 64) {
-        als_cg_row64(g, o->reg, o->alpha, other, r->indices + b, r->values + b, n, x, w,
-                     o->cg_steps);
-      } else {
-        als_cg_row_any(g, o->reg, o->alpha, other, r->indices + b, r->values + b, n, x, w,
-                       o->cg_steps, k);
+        status = rc;
       }
     }
   }
