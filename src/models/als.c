@@ -130,6 +130,18 @@ ALS_INLINE void als_gram_mv(const float *restrict g, float reg, const float *res
     als_axpy(v[i], g + (size_t)i * k, out, k);
 }
 
+/* Rows are gathered in random order, which the hardware prefetcher cannot follow; asking for
+ * the row 8 nonzeros ahead (tuned on the 1M/10M benches) hides most of the L2/L3 latency. */
+#define ALS_PREFETCH 8
+ALS_INLINE void als_prefetch_row(const float *other, const int32_t *idx, int64_t e, int64_t n,
+                                 int k) {
+  if (e < n) {
+    const char *p = (const char *)(other + (size_t)idx[e] * (size_t)k);
+    for (size_t b = 0; b < (size_t)k * sizeof(float); b += 64)
+      __builtin_prefetch(p + b);
+  }
+}
+
 /* Warm-started CG on (G + reg I + Y^T (C - I) Y) x = Y^T C p for one row, following the
  * implicit library's solver: residual from the current x, then `steps` CG iterations, where A p
  * is formed from G plus the sparse correction instead of materializing A. ws has 3k floats.
@@ -146,6 +158,7 @@ ALS_INLINE int als_cg_row(const float *restrict g, float reg, float alpha,
   for (int64_t e = 0; e < n; e++) {
     const float *restrict yi = other + (size_t)idx[e] * (size_t)k;
     float c1 = alpha * val[e];
+    als_prefetch_row(other, idx, e + ALS_PREFETCH, n, k);
     float d = als_dot(yi, x, k);
     als_axpy((1.0f + c1) - c1 * d, yi, r, k);
   }
@@ -160,6 +173,7 @@ ALS_INLINE int als_cg_row(const float *restrict g, float reg, float alpha,
     for (int64_t e = 0; e < n; e++) {
       const float *restrict yi = other + (size_t)idx[e] * (size_t)k;
       float c1 = alpha * val[e];
+      als_prefetch_row(other, idx, e + ALS_PREFETCH, n, k);
       als_axpy(c1 * als_dot(yi, p, k), yi, ap, k);
     }
     float pap = als_dot(p, ap, k);
