@@ -14,7 +14,7 @@ static const eval_config eval_cfg_pop = {"pop", "pop", "", NULL, "most-rated mov
 /* The grid was chosen wide enough that the optimum on every split's validation cut lies inside
  * it; tuning never looks at test. */
 static const eval_config eval_cfg_als = {"als", "als", "iterations=15,cg_steps=3,seed=42",
-                                         "factors=32|64|128;alpha=1|3|10;reg=0.01|0.1|1",
+                                         "factors=16|32|64;alpha=0.3|1|3;reg=1|5|20|50",
                                          "implicit ALS (confidence 1 + alpha * rating), CG solver"};
 
 /* Two-stage configurations: gens is the candidate-generator bitmask (two_stage.h), drop the
