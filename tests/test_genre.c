@@ -114,6 +114,17 @@ static void test_empty_history_is_wr(void **state) {
   for (int i = 0; i < 6; i++)
     assert_float_equal(s[i], genre_quality(m)[i], 1e-6);
   genre_free(m);
+  /* pop = 1 multiplies by 1 + train count (2, 2, 1, 1, 3, 0); explicit genres stay on WR */
+  const double cnt[6] = {2, 2, 1, 1, 3, 0};
+  o.pop = 1;
+  assert_int_equal(genre_fit(&o, &f->d, &m), MR_OK);
+  assert_int_equal(genre_score_history(m, NULL, NULL, 0, s), MR_OK);
+  for (int i = 0; i < 6; i++)
+    assert_float_equal(s[i], genre_quality(m)[i] * (1 + cnt[i]), 1e-5);
+  assert_int_equal(genre_score_genres(m, 0, s), MR_OK);
+  for (int i = 0; i < 6; i++)
+    assert_float_equal(s[i], genre_quality(m)[i], 1e-6);
+  genre_free(m);
 }
 
 static void test_explicit_genres_first(void **state) {
@@ -192,6 +203,7 @@ static void test_save_load(void **state) {
   close(fd);
   genre_opts_default(&o);
   o.beta = 1.5;
+  o.pop = 0.7;
   assert_int_equal(genre_fit(&o, &f->d, &m), MR_OK);
   assert_int_equal(genre_save(m, path), MR_OK);
   assert_int_equal(genre_load(path, &l, err, sizeof(err)), MR_OK);

@@ -17,8 +17,15 @@ static const eval_config eval_cfg_als = {"als", "als", "iterations=15,cg_steps=3
                                          "factors=32|64|128;alpha=1|3|10;reg=0.01|0.1|1",
                                          "implicit ALS (confidence 1 + alpha * rating), CG solver"};
 
-static const eval_config eval_cfg_genre = {"genre", "genre", "m_quantile=0.8,slope=0.5", "smooth=5|50;beta=0.5|1|2|4", "genre preferences x IMDb weighted rating (cold start)"};
-static const eval_config eval_cfg_content = {"content", "content", "cast_n=5,min_df=2", "wmode=0|1|2;dim=32|64", "TF-IDF + truncated SVD, cosine to the rating-weighted profile"};
+/* genre: pop and beta trade "popular here" against genre affinity; validation nDCG rose from
+ * 0.063 (WR alone) to about 0.10 on the user-temporal cut. content: dims above 64 and other
+ * field weights did worse on validation, so only the profile weighting and d are searched. */
+static const eval_config eval_cfg_genre = {
+    "genre", "genre", "m_quantile=0.8,slope=0.5,smooth=20", "pop=1|2;beta=0.5|1|2|3",
+    "genre affinity x IMDb weighted rating x popularity (cold start)"};
+static const eval_config eval_cfg_content = {
+    "content", "content", "cast_n=5,min_df=2", "wmode=0|1|2;dim=48|64",
+    "TF-IDF + truncated SVD, cosine to the rating-weighted profile"};
 
 /* One line per configuration, in table order. */
 static const eval_config *const eval_configs[] = {

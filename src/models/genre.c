@@ -18,6 +18,7 @@ struct genre_model {
   int n_genres;
   genre_opts o;
   float *quality;       /* n_items: WR */
+  float *boost;         /* n_items: (1 + train count)^pop */
   int32_t *item_genres; /* n_items: bitmask (int32 for the model file) */
   float *prior;         /* n_genres: P(g) */
   float *user_lift;     /* n_users x n_genres: L_u(g), 1 for users without ratings */
@@ -29,6 +30,7 @@ void genre_opts_default(genre_opts *o) {
   o->smooth = 10.0;
   o->beta = 1.0;
   o->slope = 0.5;
+  o->pop = 0.0;
 }
 
 void genre_opts_from_params(const rec_params *p, genre_opts *o) {
@@ -37,11 +39,12 @@ void genre_opts_from_params(const rec_params *p, genre_opts *o) {
   o->smooth = rec_params_get(p, "smooth", o->smooth);
   o->beta = rec_params_get(p, "beta", o->beta);
   o->slope = rec_params_get(p, "slope", o->slope);
+  o->pop = rec_params_get(p, "pop", o->pop);
 }
 
 static int genre_opts_valid(const genre_opts *o) {
   return o->m_quantile >= 0 && o->m_quantile <= 1 && o->smooth > 0 && isfinite(o->smooth) &&
-         isfinite(o->beta) && isfinite(o->slope);
+         isfinite(o->beta) && isfinite(o->slope) && o->pop >= 0 && isfinite(o->pop);
 }
 
 double genre_weighted_rating(double v, double R, double m, double C) {
@@ -132,10 +135,11 @@ static int genre_alloc(int32_t n_items, int32_t n_users, int n_genres, genre_mod
   m->n_users = n_users;
   m->n_genres = n_genres;
   m->quality = calloc((size_t)n_items + 1, sizeof(float));
+  m->boost = calloc((size_t)n_items + 1, sizeof(float));
   m->item_genres = calloc((size_t)n_items + 1, sizeof(int32_t));
   m->prior = calloc((size_t)n_genres + 1, sizeof(float));
   m->user_lift = calloc((size_t)n_users * (size_t)n_genres + 1, sizeof(float));
-  if (!m->quality || !m->item_genres || !m->prior || !m->user_lift) {
+  if (!m->quality || !m->boost || !m->item_genres || !m->prior || !m->user_lift) {
     genre_free(m);
     return MR_ENOMEM;
   }
@@ -147,6 +151,7 @@ void genre_free(genre_model *m) {
   if (!m)
     return;
   free(m->quality);
+  free(m->boost);
   free(m->item_genres);
   free(m->prior);
   free(m->user_lift);
@@ -188,7 +193,7 @@ static void genre_history_lift(const genre_model *m, const int32_t *items, const
   }
 }
 
-/* score = WR * A^beta, A = mean lift over the movie's genres. */
+/* score = WR * (1 + count)^pop * A^beta, A = mean lift over the movie's genres. */
 static void genre_score_lift(const genre_model *m, const float *lift, float *scores) {
   int G = m->n_genres;
   for (int32_t i = 0; i < m->n_items; i++) {
@@ -201,7 +206,7 @@ static void genre_score_lift(const genre_model *m, const float *lift, float *sco
         k++;
       }
     a = k ? a / k : 1.0;
-    scores[i] = (float)(m->quality[i] * pow(a, m->o.beta));
+    scores[i] = (float)(m->quality[i] * m->boost[i] * pow(a, m->o.beta));
   }
 }
 
@@ -241,6 +246,8 @@ int genre_fit(const genre_opts *o, const rec_train_data *d, genre_model **out) {
   if ((rc = genre_compute_quality(ds, count, sum, o->m_quantile, m->quality, &m->m_imdb, &m->m_ml,
                                   &m->C)))
     goto fail;
+  for (int32_t i = 0; i < m->n_items; i++)
+    m->boost[i] = (float)pow(1.0 + count[i], o->pop);
   /* Global genre mix over train ratings; Laplace +1 keeps every P(g) > 0 for the lift. */
   double total = 0;
   for (int32_t i = 0; i < m->n_items; i++) {
@@ -327,32 +334,33 @@ int genre_score_genres(const genre_model *m, uint32_t genre_mask, float *scores)
 
 int genre_save(const genre_model *m, const char *path) {
   double params[8] = {m->o.m_quantile, m->o.smooth, m->o.beta, m->o.slope,
-                      m->m_imdb,       m->m_ml,     m->C,      0};
-  mf_section sec[5] = {
+                      m->m_imdb,       m->m_ml,     m->C,      m->o.pop};
+  mf_section sec[6] = {
       {"quality", MF_F32, 1, (uint64_t)m->n_items, m->quality},
+      {"boost", MF_F32, 1, (uint64_t)m->n_items, m->boost},
       {"item_genres", MF_I32, 1, (uint64_t)m->n_items, m->item_genres},
       {"prior", MF_F32, 1, (uint64_t)m->n_genres, m->prior},
       {"user_lift", MF_F32, (uint64_t)m->n_users, (uint64_t)m->n_genres, m->user_lift},
       {"params", MF_F64, 1, 8, params},
   };
-  return mf_write(path, "genre", sec, 5);
+  return mf_write(path, "genre", sec, 6);
 }
 
 int genre_load(const char *path, genre_model **out, char *err, size_t errlen) {
   mf_file *f = NULL;
   genre_model *m = NULL;
-  const void *q, *ig, *pr, *ul, *pa;
-  uint64_t qr, qc, gr, gc, pr_r, pr_c, ur, uc, par, pac;
+  const void *q, *bo, *ig, *pr, *ul, *pa;
+  uint64_t qr, qc, br, bc, gr, gc, pr_r, pr_c, ur, uc, par, pac;
   int rc = mf_open(path, &f, err, errlen);
   if (rc)
     return rc;
-  if (mf_get(f, "quality", MF_F32, &q, &qr, &qc) ||
+  if (mf_get(f, "quality", MF_F32, &q, &qr, &qc) || mf_get(f, "boost", MF_F32, &bo, &br, &bc) ||
       mf_get(f, "item_genres", MF_I32, &ig, &gr, &gc) ||
       mf_get(f, "prior", MF_F32, &pr, &pr_r, &pr_c) ||
       mf_get(f, "user_lift", MF_F32, &ul, &ur, &uc) ||
       mf_get(f, "params", MF_F64, &pa, &par, &pac) || qr != 1 || qc == 0 || qc > INT32_MAX ||
-      gr != 1 || gc != qc || pr_r != 1 || pr_c == 0 || pr_c > GENRE_MAX || uc != pr_c ||
-      ur > INT32_MAX || par != 1 || pac != 8) {
+      br != 1 || bc != qc || gr != 1 || gc != qc || pr_r != 1 || pr_c == 0 || pr_c > GENRE_MAX ||
+      uc != pr_c || ur > INT32_MAX || par != 1 || pac != 8) {
     rec_set_err(err, errlen, "%s: missing or malformed genre model sections", path);
     rc = MR_EFORMAT;
     goto fail;
@@ -367,12 +375,14 @@ int genre_load(const char *path, genre_model **out, char *err, size_t errlen) {
   m->m_imdb = p[4];
   m->m_ml = p[5];
   m->C = p[6];
+  m->o.pop = p[7];
   if (!genre_opts_valid(&m->o)) {
     rec_set_err(err, errlen, "%s: invalid genre model parameters", path);
     rc = MR_EFORMAT;
     goto fail;
   }
   memcpy(m->quality, q, qc * sizeof(float));
+  memcpy(m->boost, bo, qc * sizeof(float));
   memcpy(m->item_genres, ig, qc * sizeof(int32_t));
   memcpy(m->prior, pr, pr_c * sizeof(float));
   memcpy(m->user_lift, ul, ur * uc * sizeof(float));

@@ -14,10 +14,12 @@
  * P(g) (1 = neutral). A movie's affinity A_u(i) = mean of L_u(g) over its genres (1 without
  * genres).
  *
- *   score(u, i) = WR_i * A_u(i)^beta
+ *   score(u, i) = WR_i * (1 + n_i)^pop * A_u(i)^beta
  *
- * beta = 0 or no history gives WR alone (popular-and-good). Parameters: m_quantile (0.8),
- * smooth (10), beta (1), slope (0.5). */
+ * n_i = the movie's train rating count: WR says "good", IMDb votes are a weak stand-in for what
+ * MovieLens users actually watch, so pop > 0 adds "popular here" (tuned on validation; pop = 0
+ * is the plain WR of DESIGN.md). beta = 0 or no history gives the quality alone. Parameters:
+ * m_quantile (0.8), smooth (10), beta (1), slope (0.5), pop (0). */
 #ifndef MR_GENRE_H
 #define MR_GENRE_H
 
@@ -31,6 +33,7 @@ typedef struct genre_opts {
   double smooth;     /* pseudo-count pulling user preferences to the global genre mix (10) */
   double beta;       /* exponent of the affinity (1) */
   double slope;      /* rating weight slope around the user's mean (0.5) */
+  double pop;        /* exponent of the MovieLens popularity boost (0 = off) */
 } genre_opts;
 
 void genre_opts_default(genre_opts *o);
@@ -56,7 +59,8 @@ int genre_score_history(const genre_model *m, const int32_t *items, const float 
                         float *scores);
 /* Explicit genre choice for a user without ratings (bit g of genre_mask = genre g, u.genre
  * order): movies with at least one chosen genre come first, each group ordered by WR:
- * score = WR + 10 * [movie has a chosen genre]. genre_mask == 0 gives WR alone. */
+ * score = WR + 10 * [movie has a chosen genre] (no popularity boost: the cold-start
+ * ordering is WR, as in DESIGN.md). genre_mask == 0 gives WR alone. */
 int genre_score_genres(const genre_model *m, uint32_t genre_mask, float *scores);
 
 /* Model file (kind "genre"): quality, item genres, prior, per-user lifts, options. */
