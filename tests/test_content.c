@@ -195,7 +195,7 @@ static int fx_setup(void **state) {
   memcpy(f->r, r, sizeof(r));
   assert_int_equal(csr_from_ratings(f->r, 6, 3, 7, 0, &f->ui), MR_OK);
   assert_int_equal(csr_transpose(f->ui, &f->iu), MR_OK);
-  f->d = (rec_train_data){&f->ds, f->r, 6, f->ui, f->iu};
+  f->d = (rec_train_data){.ds = &f->ds, .ratings = f->r, .n_ratings = 6, .ui = f->ui, .iu = f->iu};
   *state = f;
   return 0;
 }

@@ -54,7 +54,8 @@ static int fx_setup(void **state) {
   memcpy(f->ratings, fx_ratings, sizeof(fx_ratings));
   assert_int_equal(csr_from_ratings(f->ratings, 9, 4, 6, 0, &f->ui), MR_OK);
   assert_int_equal(csr_transpose(f->ui, &f->iu), MR_OK);
-  f->d = (rec_train_data){&f->ds, f->ratings, 9, f->ui, f->iu};
+  f->d = (rec_train_data){
+      .ds = &f->ds, .ratings = f->ratings, .n_ratings = 9, .ui = f->ui, .iu = f->iu};
   *state = f;
   return 0;
 }

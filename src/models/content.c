@@ -883,6 +883,17 @@ static void content_reg_free(void *state) {
   content_free(state);
 }
 
-const rec_ops rec_content_ops = {
-    "content",        content_reg_fit,  content_reg_score_user, content_reg_score_history,
-    content_reg_save, content_reg_load, content_reg_n_items,    content_reg_free};
+static int content_reg_item_embeddings(const void *state, const float **emb, int *dim) {
+  *emb = content_item_embeddings(state, dim);
+  return MR_OK;
+}
+
+const rec_ops rec_content_ops = {"content",
+                                 content_reg_fit,
+                                 content_reg_score_user,
+                                 content_reg_score_history,
+                                 content_reg_save,
+                                 content_reg_load,
+                                 content_reg_n_items,
+                                 content_reg_free,
+                                 content_reg_item_embeddings};

@@ -438,6 +438,12 @@ static void genre_reg_free(void *state) {
   genre_free(state);
 }
 
-const rec_ops rec_genre_ops = {
-    "genre",        genre_reg_fit,  genre_reg_score_user, genre_reg_score_history,
-    genre_reg_save, genre_reg_load, genre_reg_n_items,    genre_reg_free};
+const rec_ops rec_genre_ops = {"genre",
+                               genre_reg_fit,
+                               genre_reg_score_user,
+                               genre_reg_score_history,
+                               genre_reg_save,
+                               genre_reg_load,
+                               genre_reg_n_items,
+                               genre_reg_free,
+                               NULL};
