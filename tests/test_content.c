@@ -284,7 +284,7 @@ static void test_save_load(void **state) {
   close(fd);
   content_opts_default(&o);
   o.dim = 4;
-  o.wmode = 1;
+  o.wmode = 2;
   assert_int_equal(content_fit(&o, &f->d, &m), MR_OK);
   assert_int_equal(content_save(m, path), MR_OK);
   assert_int_equal(content_load(path, &l, err, sizeof(err)), MR_OK);

@@ -107,6 +107,7 @@ static void test_empty_history_is_wr(void **state) {
   genre_model *m = NULL;
   float s[6];
   genre_opts_default(&o);
+  o.pop = 0;
   assert_int_equal(genre_fit(&o, &f->d, &m), MR_OK);
   assert_int_equal(genre_score_history(m, NULL, NULL, 0, s), MR_OK);
   for (int i = 0; i < 6; i++)
@@ -162,6 +163,7 @@ static void test_history_shifts_to_genres(void **state) {
   genre_opts_default(&o);
   o.smooth = 1;
   o.beta = 2;
+  o.pop = 0;
   assert_int_equal(genre_fit(&o, &f->d, &m), MR_OK);
   const float *q = genre_quality(m);
   const int32_t items[2] = {1, 4};

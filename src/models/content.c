@@ -27,7 +27,7 @@ void content_opts_default(content_opts *o) {
   o->dim = 64;
   o->cast_n = 5;
   o->min_df = 2;
-  o->wmode = 0;
+  o->wmode = 1; /* r - 2.5 won on the user-temporal validation cut */
   o->w_genre = 1.0f;
   o->w_desc = 1.0f;
   o->w_dir = 1.0f;

@@ -22,8 +22,8 @@
  * L2-normalized (so a dot product is a cosine).
  *
  * User profile = sum of w_i * e_i over the user's train movies, with w_i chosen by `wmode`:
- * 0: r_i - mean_u (centered), 1: r_i - 2.5, 2: 1 (unweighted); a profile that comes out (near)
- * zero falls back to the unweighted sum. score = cosine(profile, e_i). */
+ * 0: r_i - mean_u (centered), 1: r_i - 2.5 (default), 2: 1 (unweighted); a profile that comes out
+ * (near) zero falls back to the unweighted sum. score = cosine(profile, e_i). */
 #ifndef MR_CONTENT_H
 #define MR_CONTENT_H
 
@@ -36,7 +36,7 @@ typedef struct content_opts {
   int dim;    /* SVD dimensions d (64) */
   int cast_n; /* first N billed actors (5) */
   int min_df; /* minimum document frequency (2) */
-  int wmode;  /* profile weights: 0 centered, 1 r - 2.5, 2 unweighted (0) */
+  int wmode;  /* profile weights: 0 centered, 1 r - 2.5, 2 unweighted (1) */
   float w_genre, w_desc, w_dir, w_cast, w_writer, w_age, w_decade;
 } content_opts;
 

@@ -27,10 +27,11 @@ struct genre_model {
 
 void genre_opts_default(genre_opts *o) {
   o->m_quantile = 0.8;
-  o->smooth = 10.0;
+  /* smooth, beta, pop: the validation optimum of both per-user splits (see eval.c) */
+  o->smooth = 20.0;
   o->beta = 1.0;
   o->slope = 0.5;
-  o->pop = 0.0;
+  o->pop = 2.0;
 }
 
 void genre_opts_from_params(const rec_params *p, genre_opts *o) {

@@ -19,7 +19,7 @@
  * n_i = the movie's train rating count: WR says "good", IMDb votes are a weak stand-in for what
  * MovieLens users actually watch, so pop > 0 adds "popular here" (tuned on validation; pop = 0
  * is the plain WR of DESIGN.md). beta = 0 or no history gives the quality alone. Parameters:
- * m_quantile (0.8), smooth (10), beta (1), slope (0.5), pop (0). */
+ * m_quantile (0.8), smooth (20), beta (1), slope (0.5), pop (2). */
 #ifndef MR_GENRE_H
 #define MR_GENRE_H
 
@@ -30,10 +30,10 @@
 
 typedef struct genre_opts {
   double m_quantile; /* quantile of the vote counts used as m (default 0.8) */
-  double smooth;     /* pseudo-count pulling user preferences to the global genre mix (10) */
+  double smooth;     /* pseudo-count pulling user preferences to the global genre mix (20) */
   double beta;       /* exponent of the affinity (1) */
   double slope;      /* rating weight slope around the user's mean (0.5) */
-  double pop;        /* exponent of the MovieLens popularity boost (0 = off) */
+  double pop;        /* exponent of the MovieLens popularity boost (2; 0 = off) */
 } genre_opts;
 
 void genre_opts_default(genre_opts *o);
