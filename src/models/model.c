@@ -136,11 +136,15 @@ int rec_top_n(const float *scores, int32_t n_items, const uint8_t *exclude, int 
 extern const rec_ops rec_pop_ops;
 extern const rec_ops rec_als_ops;
 extern const rec_ops rec_two_stage_ops;
+extern const rec_ops rec_genre_ops;
+extern const rec_ops rec_content_ops;
 
 static const rec_ops *const rec_registry[] = {
     &rec_pop_ops,
     &rec_als_ops,
     &rec_two_stage_ops,
+    &rec_genre_ops,
+    &rec_content_ops,
 };
 #define REC_N_KINDS (sizeof(rec_registry) / sizeof(rec_registry[0]))
 
