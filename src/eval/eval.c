@@ -374,10 +374,10 @@ int eval_run(const mr_dataset *ds, const eval_opts *o, const eval_config *const 
 
 void eval_print_table(FILE *f, const char *split, const eval_result *r, int n) {
   fprintf(f, "split: %s\n", split);
-  fprintf(f, "%-24s %7s %7s %8s %9s %9s %7s %9s %8s\n", "config", "P@10", "R@10", "nDCG@10",
+  fprintf(f, "%-34s %7s %7s %8s %9s %9s %7s %9s %8s\n", "config", "P@10", "R@10", "nDCG@10",
           "gnDCG@10", "P@10r>=4", "MAP@10", "coverage", "train_s");
   for (int i = 0; i < n; i++)
-    fprintf(f, "%-24s %7.4f %7.4f %8.4f %9.4f %9.4f %7.4f %9.4f %8.2f\n", r[i].config,
+    fprintf(f, "%-34s %7.4f %7.4f %8.4f %9.4f %9.4f %7.4f %9.4f %8.2f\n", r[i].config,
             r[i].m.precision, r[i].m.recall, r[i].m.ndcg, r[i].m.graded_ndcg,
             r[i].m.precision_liked, r[i].m.map, r[i].coverage, r[i].train_seconds);
 }
