@@ -40,14 +40,8 @@ static const eval_config eval_cfg_content = {
 
 /* One line per configuration, in table order. */
 static const eval_config *const eval_configs[] = {
-    &eval_cfg_pop,
-    &eval_cfg_als,
-    &eval_cfg_ts_als,
-    &eval_cfg_ts_als_nogen,
-    &eval_cfg_ts_als_noimdb,
-    &eval_cfg_genre,
-    &eval_cfg_content,
-    NULL,
+    &eval_cfg_pop,           &eval_cfg_als,   &eval_cfg_ts_als,  &eval_cfg_ts_als_nogen,
+    &eval_cfg_ts_als_noimdb, &eval_cfg_genre, &eval_cfg_content, NULL,
 };
 
 const eval_config *const *eval_all_configs(void) {
