@@ -210,7 +210,7 @@ static void test_save_load(void **state) {
   rec_params p;
   assert_int_equal(rec_params_parse("lambda=3,weighting=1", &p), MR_OK);
   assert_int_equal(csr_transpose(ui, &iu), MR_OK);
-  rec_train_data d = {NULL, r, (size_t)n, ui, iu};
+  rec_train_data d = {.ratings = r, .n_ratings = (size_t)n, .ui = ui, .iu = iu};
   assert_int_equal(rec_fit("ease", &p, &d, &rm), MR_OK);
   assert_string_equal(rec_kind(rm), "ease");
   assert_int_equal(rec_save(rm, path), MR_OK);

@@ -306,7 +306,7 @@ static void test_save_load(void **state) {
   rec_params p;
   assert_int_equal(rec_params_parse("k=7,shrink=1.5,weighting=1", &p), MR_OK);
   assert_int_equal(csr_transpose(ui, &iu), MR_OK);
-  rec_train_data d = {NULL, NULL, 0, ui, iu};
+  rec_train_data d = {.ui = ui, .iu = iu};
   assert_int_equal(rec_fit("itemknn", &p, &d, &rm), MR_OK);
   assert_int_equal(rec_save(rm, path), MR_OK);
   assert_int_equal(rec_load(path, &rm2, err, sizeof(err)), MR_OK);

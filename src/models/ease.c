@@ -317,6 +317,14 @@ static void ease_reg_free(void *state) {
   ease_free(state);
 }
 
+/* designated initializers: optional fields added to rec_ops later stay NULL */
 const rec_ops rec_ease_ops = {
-    "ease",        ease_reg_fit,  ease_reg_score_user, ease_reg_score_history,
-    ease_reg_save, ease_reg_load, ease_reg_n_items,    ease_reg_free};
+    .kind = "ease",
+    .fit = ease_reg_fit,
+    .score_user = ease_reg_score_user,
+    .score_history = ease_reg_score_history,
+    .save = ease_reg_save,
+    .load = ease_reg_load,
+    .n_items = ease_reg_n_items,
+    .free = ease_reg_free,
+};

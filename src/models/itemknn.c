@@ -456,6 +456,14 @@ static void itemknn_reg_free(void *state) {
   itemknn_free(state);
 }
 
+/* designated initializers: optional fields added to rec_ops later stay NULL */
 const rec_ops rec_itemknn_ops = {
-    "itemknn",        itemknn_reg_fit,  itemknn_reg_score_user, itemknn_reg_score_history,
-    itemknn_reg_save, itemknn_reg_load, itemknn_reg_n_items,    itemknn_reg_free};
+    .kind = "itemknn",
+    .fit = itemknn_reg_fit,
+    .score_user = itemknn_reg_score_user,
+    .score_history = itemknn_reg_score_history,
+    .save = itemknn_reg_save,
+    .load = itemknn_reg_load,
+    .n_items = itemknn_reg_n_items,
+    .free = itemknn_reg_free,
+};
