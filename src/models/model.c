@@ -141,6 +141,7 @@ extern const rec_ops rec_content_ops;
 extern const rec_ops rec_ease_ops;
 extern const rec_ops rec_itemknn_ops;
 
+/* clang-format off */
 static const rec_ops *const rec_registry[] = {
     &rec_pop_ops,
     &rec_als_ops,
@@ -150,6 +151,7 @@ static const rec_ops *const rec_registry[] = {
     &rec_ease_ops,
     &rec_itemknn_ops,
 };
+/* clang-format on */
 #define REC_N_KINDS (sizeof(rec_registry) / sizeof(rec_registry[0]))
 
 const char *const *rec_kinds(void) {

@@ -26,10 +26,10 @@ typedef struct ts_gen_def {
 static const ts_gen_def ts_gens[] = {
     {"als", "factors=64,alpha=0.3,reg=20,iterations=15,cg_steps=3,seed=42", FEAT_GEN_ALS},
     {"gcn", "", FEAT_GEN_GCN},
-    {"content", "", FEAT_GEN_CONTENT},
-    {"genre", "", FEAT_GEN_GENRE},
-    {"itemknn", "", FEAT_GEN_ITEMKNN},
-    {"ease", "", FEAT_GEN_EASE},
+    {"content", "wmode=1,dim=64", FEAT_GEN_CONTENT},
+    {"genre", "pop=2,beta=1", FEAT_GEN_GENRE},
+    {"itemknn", "k=200,shrink=0,weighting=1", FEAT_GEN_ITEMKNN},
+    {"ease", "lambda=400,weighting=0", FEAT_GEN_EASE},
     {"gems", "", -1},
 };
 #define TS_N_GEN ((int)(sizeof(ts_gens) / sizeof(ts_gens[0])))
@@ -41,6 +41,7 @@ typedef struct ts_state {
   feat_ctx *feat;
   ltr_model *ranker;
   int gens_mask, per_gen, drop;
+  int binary_labels;
   int32_t n_users, n_items;
   ts_fit_stats stats;
 } ts_state;
@@ -246,7 +247,8 @@ static int ts_build_groups(const ts_state *s, const csr *target, ts_group *group
       }
       float pos = 0;
       for (int c = 0; c < nc; c++) {
-        b->y[c] = csr_get(target, u, b->cands[c]);
+        float r = csr_get(target, u, b->cands[c]);
+        b->y[c] = s->binary_labels ? (r > 0) : r;
         pos += b->y[c];
       }
       if (pos <= 0) /* a group with no relevant candidate teaches the ranker nothing */
@@ -327,10 +329,12 @@ static int ts_train_ranker(ts_state *s, const rec_params *p, const csr *labels) 
   if ((rc = ts_build_groups(s, labels, groups)))
     goto done;
   ltr_opts_default(&o);
-  o.trees = (int)rec_params_get(p, "trees", 200);
+  /* a fixed forest: early stopping on a fifth of the groups stopped after a handful of trees
+   * on noise and made the ranker unstable */
+  o.trees = (int)rec_params_get(p, "trees", 150);
   o.max_depth = (int)rec_params_get(p, "depth", 6);
   o.eta = (float)rec_params_get(p, "eta", 0.1);
-  o.early_stopping = (int)rec_params_get(p, "early_stop", 20);
+  o.early_stopping = (int)rec_params_get(p, "early_stop", 0);
   o.seed = (uint64_t)rec_params_get(p, "seed", 42);
   if ((rc = ts_concat(groups, labels->n_rows, o.seed, 0, &td, &tx, &ty, &tg)) ||
       (rc = ts_concat(groups, labels->n_rows, o.seed, 1, &vd, &vx, &vy, &vg)))
@@ -375,6 +379,7 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
   s->gens_mask = (int)rec_params_get(p, "gens", 1);
   s->per_gen = (int)rec_params_get(p, "per_gen", 100);
   s->drop = (int)rec_params_get(p, "drop", 0);
+  s->binary_labels = rec_params_get(p, "label", 1) == 1;
   uint64_t seed = (uint64_t)rec_params_get(p, "seed", 42);
   if (!d->ds || s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 ||
       s->per_gen > s->n_items) {

@@ -9,6 +9,7 @@
  *             32 ease, 64 gems); default 1
  *   per_gen   candidates taken from each generator (default 100)
  *   drop      feature groups blanked out (FEAT_GROUP_* bits), for ablations (default 0)
+ *   label     1: binary labels (rated or not; the default, chosen on validation), 0: graded
  *   trees, depth, eta, early_stop   ranker settings
  *   seed      (default 42) */
 #ifndef MR_TWO_STAGE_H
