@@ -15,6 +15,7 @@ enum {
   O_JSON,
   O_DUMP,
   O_CHART,
+  O_MARKDOWN,
   O_COLD,
   O_COLD_JSON,
   O_SEED,
@@ -31,6 +32,7 @@ static const cli_opt eval_cli_opts[O_N] = {
     [O_DUMP] = {"dump-recs", CLI_STR, NULL, NULL,
                 "write config<TAB>user_id<TAB>rank<TAB>movie_id lines to this file"},
     [O_CHART] = {"chart", CLI_STR, NULL, NULL, "write an SVG chart of nDCG@10 against coverage"},
+    [O_MARKDOWN] = {"markdown", CLI_STR, NULL, NULL, "write the table(s) as Markdown to this file"},
     [O_COLD] = {"cold-start", CLI_FLAG, NULL, NULL,
                 "also run the cold-start table (histories cut to 0, 1, 3, 5 ratings)"},
     [O_COLD_JSON] = {"cold-json", CLI_STR, NULL, NULL, "write the cold-start table as JSON"},
@@ -45,7 +47,7 @@ int cmd_eval(int argc, char **argv) {
   mr_dataset *ds = NULL;
   const eval_config **cfgs = NULL;
   eval_result *results = NULL;
-  FILE *dump = NULL;
+  FILE *dump = NULL, *md = NULL;
   int n = 0, status = 1;
   eval_opts o;
   char err[256] = "";
@@ -90,6 +92,13 @@ int cmd_eval(int argc, char **argv) {
     fprintf(stderr, "movierec eval: cannot write %s\n", v.str[O_CHART]);
     goto done;
   }
+  if (v.str[O_MARKDOWN]) {
+    if (!(md = fopen(v.str[O_MARKDOWN], "w"))) {
+      perror(v.str[O_MARKDOWN]);
+      goto done;
+    }
+    eval_print_markdown(md, results, n);
+  }
   if (v.num[O_COLD] || v.str[O_COLD_JSON]) {
     cold_result cold[32];
     int n_cold = 0;
@@ -99,6 +108,10 @@ int cmd_eval(int argc, char **argv) {
     }
     printf("\n");
     cold_print_table(stdout, split_kind_name(o.split), cold, n_cold);
+    if (md) {
+      fprintf(md, "\n");
+      cold_print_markdown(md, cold, n_cold);
+    }
     if (v.str[O_COLD_JSON] &&
         cold_write_json(v.str[O_COLD_JSON], split_kind_name(o.split), cold, n_cold)) {
       fprintf(stderr, "movierec eval: cannot write %s\n", v.str[O_COLD_JSON]);
@@ -107,6 +120,10 @@ int cmd_eval(int argc, char **argv) {
   }
   status = 0;
 done:
+  if (md && fclose(md)) {
+    perror(v.str[O_MARKDOWN]);
+    status = 1;
+  }
   if (dump && fclose(dump)) {
     perror(v.str[O_DUMP]);
     status = 1;

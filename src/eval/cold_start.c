@@ -157,6 +157,15 @@ void cold_print_table(FILE *f, const char *split, const cold_result *r, int n) {
             r[i].m.precision_liked, r[i].coverage, r[i].n_users);
 }
 
+void cold_print_markdown(FILE *f, const cold_result *r, int n) {
+  fprintf(f, "| configuration | ratings kept | P@10 | R@10 | nDCG@10 | P@10 (r>=4) | coverage@10 | "
+             "users |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  for (int i = 0; i < n; i++)
+    fprintf(f, "| `%s` | %d | %.4f | %.4f | %.4f | %.4f | %.4f | %ld |\n", r[i].config,
+            r[i].history, r[i].m.precision, r[i].m.recall, r[i].m.ndcg, r[i].m.precision_liked,
+            r[i].coverage, r[i].n_users);
+}
+
 int cold_write_json(const char *path, const char *split, const cold_result *r, int n) {
   json_t *root = json_object(), *arr = json_array();
   int rc = MR_ENOMEM;

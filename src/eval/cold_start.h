@@ -25,6 +25,7 @@ typedef struct cold_result {
 int cold_run(const mr_dataset *ds, const eval_opts *o, cold_result *results, int *n_results);
 
 void cold_print_table(FILE *f, const char *split, const cold_result *r, int n);
+void cold_print_markdown(FILE *f, const cold_result *r, int n);
 int cold_write_json(const char *path, const char *split, const cold_result *r, int n);
 
 #endif

@@ -425,6 +425,16 @@ void eval_print_table(FILE *f, const char *split, const eval_result *r, int n) {
             r[i].m.precision_liked, r[i].m.map, r[i].coverage, r[i].train_seconds);
 }
 
+void eval_print_markdown(FILE *f, const eval_result *r, int n) {
+  fprintf(f, "| configuration | P@10 | R@10 | nDCG@10 | graded nDCG@10 | P@10 (r>=4) | MAP@10 | "
+             "coverage@10 | train s | parameters |\n");
+  fprintf(f, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+  for (int i = 0; i < n; i++)
+    fprintf(f, "| `%s` | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.2f | `%s` |\n",
+            r[i].config, r[i].m.precision, r[i].m.recall, r[i].m.ndcg, r[i].m.graded_ndcg,
+            r[i].m.precision_liked, r[i].m.map, r[i].coverage, r[i].train_seconds, r[i].params);
+}
+
 int eval_write_json(const char *path, const char *split, const eval_result *r, int n) {
   json_t *root = json_object(), *arr = json_array();
   int rc = MR_ENOMEM;

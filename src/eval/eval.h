@@ -64,6 +64,8 @@ int eval_model(const rec_model *m, const mr_dataset *ds, const csr *train_ui, co
 /* Prints the table / writes the JSON document {"split": ..., "results": [...]}. */
 void eval_print_table(FILE *f, const char *split, const eval_result *r, int n);
 int eval_write_json(const char *path, const char *split, const eval_result *r, int n);
+/* The table as Markdown rows (with the chosen parameters). */
+void eval_print_markdown(FILE *f, const eval_result *r, int n);
 /* Writes an SVG scatter chart of nDCG@10 against coverage@10. */
 int eval_write_chart(const char *path, const char *split, const eval_result *r, int n);
 
