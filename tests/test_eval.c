@@ -54,7 +54,7 @@ static void test_eval_model_pop(void **state) {
   assert_int_equal(csr_transpose(ui, &iu), MR_OK);
   assert_int_equal(csr_from_ratings(test, 2, 2, 5, 0, &te), MR_OK);
   rec_params_parse("", &p);
-  rec_train_data d = {&ds, train, 4, ui, iu};
+  rec_train_data d = {.ds = &ds, .ratings = train, .n_ratings = 4, .ui = ui, .iu = iu};
   assert_int_equal(rec_fit("pop", &p, &d, &m), MR_OK);
   memset(&r, 0, sizeof(r));
   FILE *dump = fmemopen(buf, sizeof(buf) - 1, "w");

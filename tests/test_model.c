@@ -59,8 +59,8 @@ static void test_top_n(void **state) {
 static void test_pop_roundtrip(void **state) {
   (void)state;
   /* 3 users x 4 items: item 2 rated 3 times, item 0 twice, item 3 once */
-  mr_rating r[] = {{0, 2, 5, 1}, {1, 2, 3, 2}, {2, 2, 4, 3}, {0, 0, 1, 4}, {1, 0, 2, 5},
-                   {2, 3, 5, 6}};
+  mr_rating r[] = {{0, 2, 5, 1}, {1, 2, 3, 2}, {2, 2, 4, 3},
+                   {0, 0, 1, 4}, {1, 0, 2, 5}, {2, 3, 5, 6}};
   csr *ui = NULL, *iu = NULL;
   rec_model *m = NULL, *m2 = NULL;
   rec_params p;
@@ -72,7 +72,7 @@ static void test_pop_roundtrip(void **state) {
   assert_int_equal(csr_from_ratings(r, 6, 3, 4, 0, &ui), MR_OK);
   assert_int_equal(csr_transpose(ui, &iu), MR_OK);
   rec_params_parse("", &p);
-  rec_train_data d = {NULL, r, 6, ui, iu};
+  rec_train_data d = {.ratings = r, .n_ratings = 6, .ui = ui, .iu = iu};
   assert_int_equal(rec_fit("pop", &p, &d, &m), MR_OK);
   assert_string_equal(rec_kind(m), "pop");
   assert_int_equal(rec_n_items(m), 4);

@@ -73,10 +73,10 @@ static int train_write_meta(const char *dir, const char *data_dir, const mr_data
                             const char *als_params) {
   char path[4096];
   snprintf(path, sizeof(path), "%s/meta.json", dir);
-  json_t *root = json_pack("{s:s, s:i, s:i, s:I, s:{s:s, s:s}, s:I}", "data", data_dir, "users",
-                           (int)ds->n_users, "movies", (int)ds->n_movies, "ratings",
-                           (json_int_t)ds->n_ratings, "models", "pop", "", "als", als_params,
-                           "trained_at", (json_int_t)time(NULL));
+  json_t *root =
+      json_pack("{s:s, s:i, s:i, s:I, s:{s:s, s:s}, s:I}", "data", data_dir, "users",
+                (int)ds->n_users, "movies", (int)ds->n_movies, "ratings", (json_int_t)ds->n_ratings,
+                "models", "pop", "", "als", als_params, "trained_at", (json_int_t)time(NULL));
   if (!root)
     return MR_ENOMEM;
   int rc = json_dump_file(root, path, JSON_INDENT(2)) ? MR_EIO : MR_OK;
@@ -106,7 +106,8 @@ int cmd_train(int argc, char **argv) {
     fprintf(stderr, "movierec train: %s\n", mr_strerror(rc));
     goto done;
   }
-  rec_train_data d = {ds, ds->ratings, ds->n_ratings, ui, iu};
+  rec_train_data d = {
+      .ds = ds, .ratings = ds->ratings, .n_ratings = ds->n_ratings, .ui = ui, .iu = iu};
   if ((rc = train_one("pop", "", &d, dir)) ||
       (rc = train_one("als", v.str[O_ALS_PARAMS], &d, dir)) ||
       (rc = train_write_meta(dir, ds_resolve_dir(v.str[O_DATA]), ds, v.str[O_ALS_PARAMS])))

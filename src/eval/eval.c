@@ -17,11 +17,21 @@ static const eval_config eval_cfg_als = {"als", "als", "iterations=15,cg_steps=3
                                          "factors=32|64|128;alpha=1|3|10;reg=0.01|0.1|1",
                                          "implicit ALS (confidence 1 + alpha * rating), CG solver"};
 
+/* Two-stage configurations: gens is the candidate-generator bitmask (two_stage.h), drop the
+ * ablated feature groups (features.h). */
+#define EVAL_TS(var, name, params, desc)                                                           \
+  static const eval_config var = {name, "two_stage", params, NULL, desc};
+EVAL_TS(eval_cfg_ts_als, "two_stage_ltr_als", "gens=1,per_gen=150",
+        "LambdaMART over ALS candidates (the original system's headline)")
+EVAL_TS(eval_cfg_ts_als_nogen, "two_stage_ltr_als_no_gen_feats", "gens=1,per_gen=150,drop=1",
+        "ablation: two_stage_ltr_als without generator-score features")
+EVAL_TS(eval_cfg_ts_als_noimdb, "two_stage_ltr_als_no_imdb", "gens=1,per_gen=150,drop=8",
+        "ablation: two_stage_ltr_als without IMDb-derived features")
+
 /* One line per configuration, in table order. */
 static const eval_config *const eval_configs[] = {
-    &eval_cfg_pop,
-    &eval_cfg_als,
-    NULL,
+    &eval_cfg_pop,          &eval_cfg_als,           &eval_cfg_ts_als,
+    &eval_cfg_ts_als_nogen, &eval_cfg_ts_als_noimdb, NULL,
 };
 
 const eval_config *const *eval_all_configs(void) {
@@ -187,10 +197,17 @@ static int eval_mats_build(const mr_dataset *ds, const split_result *s, eval_mat
   return MR_OK;
 }
 
-static int eval_fit_and_score(const mr_dataset *ds, const eval_config *c, const rec_params *p,
-                              const eval_mats *e, int k, FILE *dump, eval_result *r,
-                              double *fit_seconds) {
-  rec_train_data d = {ds, e->train, e->n_train, e->train_ui, e->train_iu};
+static int eval_fit_and_score(const mr_dataset *ds, const eval_opts *o, rec_cache *cache,
+                              const eval_config *c, const rec_params *p, const eval_mats *e,
+                              FILE *dump, eval_result *r, double *fit_seconds) {
+  rec_train_data d = {.ds = ds,
+                      .ratings = e->train,
+                      .n_ratings = e->n_train,
+                      .ui = e->train_ui,
+                      .iu = e->train_iu,
+                      .cache = cache,
+                      .protocol = (int)o->split};
+  int k = o->k;
   rec_model *m = NULL;
   double t0 = eval_now();
   int rc = rec_fit(c->kind, p, &d, &m);
@@ -274,7 +291,7 @@ static int eval_tune(const mr_dataset *ds, const eval_opts *o, const eval_config
     }
     eval_result r;
     memset(&r, 0, sizeof(r));
-    if ((rc = eval_fit_and_score(ds, c, &p, &e, o->k, NULL, &r, NULL)))
+    if ((rc = eval_fit_and_score(ds, o, NULL, c, &p, &e, NULL, &r, NULL)))
       break;
     if (o->verbose) {
       char buf[160];
@@ -295,12 +312,18 @@ static int eval_tune(const mr_dataset *ds, const eval_opts *o, const eval_config
 int eval_run(const mr_dataset *ds, const eval_opts *o, const eval_config *const *configs, int n,
              eval_result *results) {
   split_result *s = NULL;
+  rec_cache *cache = NULL;
   eval_mats e;
   int rc = split_make(o->split, ds->ratings, ds->n_ratings, ds->n_users, o->test_frac, o->seed, &s);
   if (rc)
     return rc;
+  if ((rc = rec_cache_create(&cache))) {
+    split_free(s);
+    return rc;
+  }
   if ((rc = eval_mats_build(ds, s, &e))) {
     split_free(s);
+    rec_cache_free(cache);
     return rc;
   }
   if (o->verbose)
@@ -321,7 +344,7 @@ int eval_run(const mr_dataset *ds, const eval_opts *o, const eval_config *const 
       r->tune_seconds = eval_now() - t0;
     }
     rec_params_format(&p, r->params, sizeof(r->params));
-    if ((rc = eval_fit_and_score(ds, c, &p, &e, o->k, o->dump, r, &r->train_seconds)))
+    if ((rc = eval_fit_and_score(ds, o, cache, c, &p, &e, o->dump, r, &r->train_seconds)))
       break;
     if (o->verbose)
       fprintf(stderr, "eval: %-10s nDCG@%d %.4f  (%s, fit %.2fs, tuning %.1fs)\n", c->name, o->k,
@@ -329,6 +352,7 @@ int eval_run(const mr_dataset *ds, const eval_opts *o, const eval_config *const 
   }
   eval_mats_free(&e);
   split_free(s);
+  rec_cache_free(cache);
   return rc;
 }
 

@@ -137,12 +137,14 @@ extern const rec_ops rec_pop_ops;
 extern const rec_ops rec_als_ops;
 extern const rec_ops rec_gcn_ops;
 extern const rec_ops rec_gems_ops;
+extern const rec_ops rec_two_stage_ops;
 
 static const rec_ops *const rec_registry[] = {
     &rec_pop_ops,
     &rec_als_ops,
     &rec_gcn_ops,
     &rec_gems_ops,
+    &rec_two_stage_ops,
 };
 #define REC_N_KINDS (sizeof(rec_registry) / sizeof(rec_registry[0]))
 
@@ -191,6 +193,10 @@ void rec_free(rec_model *m) {
   free(m);
 }
 
+void *rec_state_of(const rec_model *m, const char *kind) {
+  return m && !strcmp(m->ops->kind, kind) ? m->state : NULL;
+}
+
 const char *rec_kind(const rec_model *m) {
   return m->ops->kind;
 }
@@ -230,4 +236,82 @@ int rec_load(const char *path, rec_model **out, char *err, size_t errlen) {
   if (rc)
     return rc;
   return rec_wrap(ops, state, out);
+}
+
+int rec_item_embeddings(const rec_model *m, const float **emb, int *dim) {
+  if (!m->ops->item_embeddings)
+    return MR_EUNSUPPORTED;
+  return m->ops->item_embeddings(m->state, emb, dim);
+}
+
+/* ---- fitted-model memo ---- */
+
+typedef struct rec_cache_entry {
+  char key[256];
+  rec_model *model;
+} rec_cache_entry;
+
+struct rec_cache {
+  rec_cache_entry *entries;
+  int n, cap;
+};
+
+int rec_cache_create(rec_cache **out) {
+  rec_cache *c = calloc(1, sizeof(*c));
+  if (!c)
+    return MR_ENOMEM;
+  *out = c;
+  return MR_OK;
+}
+
+void rec_cache_free(rec_cache *c) {
+  if (!c)
+    return;
+  for (int i = 0; i < c->n; i++)
+    rec_free(c->entries[i].model);
+  free(c->entries);
+  free(c);
+}
+
+/* FNV-1a over the ratings: same data, same key. */
+static uint64_t rec_fingerprint(const mr_rating *r, size_t n) {
+  uint64_t h = 1469598103934665603ULL ^ n;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t v[3] = {((uint64_t)(uint32_t)r[i].user << 32) | (uint32_t)r[i].item, (uint64_t)r[i].ts,
+                     0};
+    memcpy(&v[2], &r[i].rating, sizeof(float));
+    for (int k = 0; k < 3; k++)
+      h = (h ^ v[k]) * 1099511628211ULL;
+  }
+  return h;
+}
+
+int rec_fit_cached(rec_cache *c, const char *kind, const rec_params *p, const rec_train_data *d,
+                   rec_model **out) {
+  if (!c)
+    return rec_fit(kind, p, d, out);
+  char params[160];
+  rec_cache_entry e;
+  rec_params_format(p, params, sizeof(params));
+  snprintf(e.key, sizeof(e.key), "%s|%s|%016llx|%zu", kind, params,
+           (unsigned long long)rec_fingerprint(d->ratings, d->n_ratings), d->n_ratings);
+  for (int i = 0; i < c->n; i++)
+    if (!strcmp(c->entries[i].key, e.key)) {
+      *out = c->entries[i].model;
+      return MR_OK;
+    }
+  if (c->n == c->cap) {
+    int cap = c->cap ? 2 * c->cap : 16;
+    rec_cache_entry *grown = realloc(c->entries, (size_t)cap * sizeof(*grown));
+    if (!grown)
+      return MR_ENOMEM;
+    c->entries = grown;
+    c->cap = cap;
+  }
+  int rc = rec_fit(kind, p, d, &e.model);
+  if (rc)
+    return rc;
+  c->entries[c->n++] = e;
+  *out = e.model;
+  return MR_OK;
 }

@@ -9,14 +9,19 @@
 #include "data/csr.h"
 #include "data/dataset.h"
 
+typedef struct rec_cache rec_cache;
+
 /* What a model may read when fitting: train ratings only (ds gives movie/user metadata; its own
- * ratings array may include test data and must not be used by fit). */
+ * ratings array may include test data and must not be used by fit). Everything is borrowed for
+ * the duration of the fit call only. */
 typedef struct rec_train_data {
   const mr_dataset *ds;
   const mr_rating *ratings;
   size_t n_ratings;
-  const csr *ui; /* users x items over ratings */
-  const csr *iu; /* items x users */
+  const csr *ui;    /* users x items over ratings */
+  const csr *iu;    /* items x users */
+  rec_cache *cache; /* optional memo for composite models (NULL: fit everything afresh) */
+  int protocol;     /* split_kind in force; models that cut their own validation set mirror it */
 } rec_train_data;
 
 /* Named numeric hyper-parameters, parsed from "factors=64,alpha=2". */
@@ -53,6 +58,19 @@ int rec_score_history(const rec_model *m, const int32_t *items, const float *rat
 /* Saves to path / loads from path (the kind is read from the file). */
 int rec_save(const rec_model *m, const char *path);
 int rec_load(const char *path, rec_model **out, char *err, size_t errlen);
+
+/* Item embeddings of a model that has them (content models): *emb borrows n_items x *dim floats,
+ * L2-normalized, valid while m lives. MR_EUNSUPPORTED otherwise. */
+int rec_item_embeddings(const rec_model *m, const float **emb, int *dim);
+
+/* A memo of fitted models keyed by kind, parameters and a fingerprint of the training ratings, so
+ * composite models (the two-stage pipeline) fitted in one evaluation share their generators. */
+int rec_cache_create(rec_cache **out);
+void rec_cache_free(rec_cache *c);
+/* Fits kind on d or returns the memoized model (owned by the cache: do not free; valid until
+ * rec_cache_free). With c == NULL this is rec_fit and the caller owns *out. */
+int rec_fit_cached(rec_cache *c, const char *kind, const rec_params *p, const rec_train_data *d,
+                   rec_model **out);
 
 /* Names of registered kinds, NULL-terminated. */
 const char *const *rec_kinds(void);

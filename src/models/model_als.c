@@ -40,7 +40,9 @@ static int als_reg_score_history(const void *state, const int32_t *items, const 
   return rc;
 }
 
-static int als_reg_save(const void *state, const char *path) { return als_save(state, path); }
+static int als_reg_save(const void *state, const char *path) {
+  return als_save(state, path);
+}
 
 static int als_reg_load(const char *path, void **state, char *err, size_t errlen) {
   als_model *m = NULL;
@@ -51,8 +53,20 @@ static int als_reg_load(const char *path, void **state, char *err, size_t errlen
   return MR_OK;
 }
 
-static int32_t als_reg_n_items(const void *state) { return als_n_items(state); }
-static void als_reg_free(void *state) { als_free(state); }
+static int32_t als_reg_n_items(const void *state) {
+  return als_n_items(state);
+}
+static void als_reg_free(void *state) {
+  als_free(state);
+}
 
-const rec_ops rec_als_ops = {"als",        als_reg_fit,  als_reg_score_user, als_reg_score_history,
-                             als_reg_save, als_reg_load, als_reg_n_items,    als_reg_free};
+const rec_ops rec_als_ops = {
+    .kind = "als",
+    .fit = als_reg_fit,
+    .score_user = als_reg_score_user,
+    .score_history = als_reg_score_history,
+    .save = als_reg_save,
+    .load = als_reg_load,
+    .n_items = als_reg_n_items,
+    .free = als_reg_free,
+};

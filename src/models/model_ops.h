@@ -14,7 +14,12 @@ typedef struct rec_ops {
   int (*load)(const char *path, void **state, char *err, size_t errlen);
   int32_t (*n_items)(const void *state);
   void (*free)(void *state);
+  /* optional (NULL when the kind has none) */
+  int (*item_embeddings)(const void *state, const float **emb, int *dim);
 } rec_ops;
+
+/* The state of m when m is of kind `kind`, else NULL (for kind-specific accessors). */
+void *rec_state_of(const rec_model *m, const char *kind);
 
 /* Writes a formatted message into err when err is non-NULL. */
 void rec_set_err(char *err, size_t errlen, const char *fmt, ...)

@@ -93,7 +93,17 @@ fail:
   return rc;
 }
 
-static int32_t pop_n_items(const void *state) { return ((const pop_state *)state)->n_items; }
+static int32_t pop_n_items(const void *state) {
+  return ((const pop_state *)state)->n_items;
+}
 
-const rec_ops rec_pop_ops = {"pop",    pop_fit,  pop_score_user, pop_score_history,
-                             pop_save, pop_load, pop_n_items,    pop_free};
+const rec_ops rec_pop_ops = {
+    .kind = "pop",
+    .fit = pop_fit,
+    .score_user = pop_score_user,
+    .score_history = pop_score_history,
+    .save = pop_save,
+    .load = pop_load,
+    .n_items = pop_n_items,
+    .free = pop_free,
+};

@@ -28,10 +28,10 @@ struct ltr_model {
   ltr_node *nodes;
   int32_t n_nodes;
   int32_t *roots;
-  double *gain;        /* per-feature total gain */
-  char *xgb_json;      /* XGBoost's own model, for ltr_predict_xgboost and re-saving */
+  double *gain;   /* per-feature total gain */
+  char *xgb_json; /* XGBoost's own model, for ltr_predict_xgboost and re-saving */
   size_t xgb_json_len;
-  char *names;         /* feature names joined by '\n' */
+  char *names;           /* feature names joined by '\n' */
   BoosterHandle booster; /* created lazily from xgb_json */
 };
 
@@ -66,8 +66,12 @@ void ltr_free(ltr_model *m) {
   free(m);
 }
 
-int ltr_n_features(const ltr_model *m) { return m->n_features; }
-int ltr_n_trees(const ltr_model *m) { return m->n_trees; }
+int ltr_n_features(const ltr_model *m) {
+  return m->n_features;
+}
+int ltr_n_trees(const ltr_model *m) {
+  return m->n_trees;
+}
 
 static int ltr_dmatrix(const ltr_data *d, DMatrixHandle *out) {
   DMatrixHandle h = NULL;
@@ -139,7 +143,8 @@ static int ltr_flatten(ltr_model *m, char *err, size_t errlen) {
   for (size_t t = 0; t < n_trees; t++) {
     json_t *tr = json_array_get(trees, t);
     json_t *lc = json_object_get(tr, "left_children"), *rcn = json_object_get(tr, "right_children");
-    json_t *si = json_object_get(tr, "split_indices"), *sc = json_object_get(tr, "split_conditions");
+    json_t *si = json_object_get(tr, "split_indices"),
+           *sc = json_object_get(tr, "split_conditions");
     json_t *dl = json_object_get(tr, "default_left"), *lo = json_object_get(tr, "loss_changes");
     size_t n = json_array_size(lc);
     if (n == 0 || json_array_size(rcn) != n || json_array_size(si) != n ||
@@ -151,7 +156,8 @@ static int ltr_flatten(ltr_model *m, char *err, size_t errlen) {
     m->roots[t] = (int32_t)off;
     for (size_t i = 0; i < n; i++) {
       ltr_node *nd = &m->nodes[off + i];
-      int l = (int)ltr_json_num(json_array_get(lc, i)), r = (int)ltr_json_num(json_array_get(rcn, i));
+      int l = (int)ltr_json_num(json_array_get(lc, i)),
+          r = (int)ltr_json_num(json_array_get(rcn, i));
       nd->value = (float)ltr_json_num(json_array_get(sc, i));
       if (l < 0) {
         nd->feature = -1;
@@ -388,8 +394,7 @@ int ltr_sections(const ltr_model *m, const char *prefix, mf_section *sec, char n
   return n;
 }
 
-int ltr_from_file(const mf_file *f, const char *prefix, ltr_model **out, char *err,
-                  size_t errlen) {
+int ltr_from_file(const mf_file *f, const char *prefix, ltr_model **out, char *err, size_t errlen) {
   const void *json, *names, *meta;
   uint64_t r1, c1, r2, c2, r3, c3;
   char k1[48], k2[48], k3[48];

@@ -1,0 +1,506 @@
+/* Two-stage pipeline: generators propose candidates, LambdaMART reranks them (see the header for
+ * the leakage-free fitting protocol). */
+#include "pipeline/two_stage.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/mr_error.h"
+#include "core/mr_rng.h"
+#include "data/csr.h"
+#include "eval/split.h"
+#include "models/model_ops.h"
+#include "rank/features.h"
+
+/* Generators in bit order of the `gens` parameter. Parameters are the ones `movierec eval`
+ * chose on the user-temporal validation cut (docs/EVALUATION.md). */
+typedef struct ts_gen_def {
+  const char *kind;
+  const char *params;
+  int feat_slot; /* FEAT_GEN_* column, -1: candidates only */
+} ts_gen_def;
+
+static const ts_gen_def ts_gens[] = {
+    {"als", "factors=64,alpha=3,reg=0.1,iterations=15,cg_steps=3,seed=42", FEAT_GEN_ALS},
+    {"gcn", "", FEAT_GEN_GCN},
+    {"content", "", FEAT_GEN_CONTENT},
+    {"genre", "", FEAT_GEN_GENRE},
+    {"itemknn", "", FEAT_GEN_ITEMKNN},
+    {"ease", "", FEAT_GEN_EASE},
+    {"gems", "", -1},
+};
+#define TS_N_GEN ((int)(sizeof(ts_gens) / sizeof(ts_gens[0])))
+
+typedef struct ts_state {
+  const mr_dataset *ds; /* borrowed: metadata outlives the model */
+  rec_model *gens[TS_N_GEN];
+  int owned[TS_N_GEN];
+  feat_ctx *feat;
+  ltr_model *ranker;
+  int gens_mask, per_gen, drop;
+  int32_t n_users, n_items;
+  ts_fit_stats stats;
+} ts_state;
+
+/* Per-thread buffers for one user's candidates and features. */
+typedef struct ts_buf {
+  float *scores[TS_N_GEN];
+  uint8_t *flag;     /* per item: 1 history, 2 candidate */
+  uint8_t *proposed; /* per candidate */
+  int32_t *cands;
+  int32_t *top;
+  float *x;
+  float *y;
+  feat_scratch *scratch;
+  int max_cands;
+} ts_buf;
+
+static double ts_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void ts_buf_free(ts_buf *b) {
+  if (!b)
+    return;
+  for (int g = 0; g < TS_N_GEN; g++)
+    free(b->scores[g]);
+  free(b->flag);
+  free(b->proposed);
+  free(b->cands);
+  free(b->top);
+  free(b->x);
+  free(b->y);
+  feat_scratch_free(b->scratch);
+  free(b);
+}
+
+static int ts_buf_create(const ts_state *s, ts_buf **out) {
+  ts_buf *b = calloc(1, sizeof(*b));
+  if (!b)
+    return MR_ENOMEM;
+  int n = s->n_items, nf = feat_count();
+  int n_gens = 0;
+  for (int g = 0; g < TS_N_GEN; g++)
+    n_gens += (s->gens_mask >> g) & 1;
+  b->max_cands = s->per_gen * n_gens < n ? s->per_gen * n_gens : n;
+  int ok = 1;
+  for (int g = 0; g < TS_N_GEN; g++)
+    if (s->gens[g])
+      ok &= (b->scores[g] = malloc((size_t)n * sizeof(float))) != NULL;
+  b->flag = calloc((size_t)n, 1);
+  b->proposed = calloc((size_t)b->max_cands + 1, 1);
+  b->cands = malloc(((size_t)b->max_cands + 1) * sizeof(int32_t));
+  b->top = malloc(((size_t)s->per_gen + 1) * sizeof(int32_t));
+  b->x = malloc(((size_t)b->max_cands + 1) * (size_t)nf * sizeof(float));
+  b->y = malloc(((size_t)b->max_cands + 1) * sizeof(float));
+  if (!ok || !b->flag || !b->proposed || !b->cands || !b->top || !b->x || !b->y ||
+      feat_scratch_create(s->feat, &b->scratch)) {
+    ts_buf_free(b);
+    return MR_ENOMEM;
+  }
+  *out = b;
+  return MR_OK;
+}
+
+/* Scores, candidates and features for one user (dense index, or -1 with a history). Fills
+ * b->cands[0..*n_cands) and b->x. */
+static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_t *h_items,
+                        const float *h_ratings, int n_h, int *n_cands) {
+  const int32_t *hist;
+  int64_t nh;
+  int rc;
+  if (user >= 0) {
+    feat_history(s->feat, user, &hist, &nh);
+  } else {
+    hist = h_items;
+    nh = n_h;
+  }
+  for (int g = 0; g < TS_N_GEN; g++) {
+    if (!s->gens[g])
+      continue;
+    rc = user >= 0 ? rec_score_user(s->gens[g], user, b->scores[g])
+                   : rec_score_history(s->gens[g], h_items, h_ratings, n_h, b->scores[g]);
+    if (rc)
+      return rc;
+  }
+  for (int64_t k = 0; k < nh; k++)
+    b->flag[hist[k]] = 1;
+  int nc = 0;
+  for (int g = 0; g < TS_N_GEN; g++) {
+    if (!((s->gens_mask >> g) & 1) || !s->gens[g])
+      continue;
+    int got = rec_top_n(b->scores[g], s->n_items, b->flag, s->per_gen, b->top, NULL);
+    for (int k = 0; k < got; k++) {
+      int32_t it = b->top[k];
+      if (b->flag[it] == 2) {
+        for (int c = 0; c < nc; c++)
+          if (b->cands[c] == it) {
+            b->proposed[c]++;
+            break;
+          }
+        continue;
+      }
+      if (nc == b->max_cands)
+        break;
+      b->flag[it] = 2;
+      b->proposed[nc] = 1;
+      b->cands[nc++] = it;
+    }
+  }
+  for (int64_t k = 0; k < nh; k++)
+    b->flag[hist[k]] = 0;
+  for (int c = 0; c < nc; c++)
+    b->flag[b->cands[c]] = 0;
+  feat_user_input in;
+  memset(&in, 0, sizeof(in));
+  in.user = user;
+  in.hist_items = h_items;
+  in.hist_ratings = h_ratings;
+  in.n_hist = n_h;
+  for (int g = 0; g < TS_N_GEN; g++)
+    if (ts_gens[g].feat_slot >= 0 && s->gens[g])
+      in.gen_scores[ts_gens[g].feat_slot] = b->scores[g];
+  in.cands = b->cands;
+  in.proposed = b->proposed;
+  in.n_cands = nc;
+  in.drop_groups = s->drop;
+  *n_cands = nc;
+  return feat_compute(s->feat, b->scratch, &in, b->x);
+}
+
+/* Fits (or takes from the cache) every registered generator on d. Kinds not registered are
+ * skipped (their feature columns stay missing). */
+static int ts_fit_generators(ts_state *s, const rec_train_data *d) {
+  for (int g = 0; g < TS_N_GEN; g++) {
+    rec_params p;
+    int rc = rec_params_parse(ts_gens[g].params, &p);
+    if (rc)
+      return rc;
+    rc = rec_fit_cached(d->cache, ts_gens[g].kind, &p, d, &s->gens[g]);
+    if (rc == MR_ENOTFOUND) {
+      s->gens[g] = NULL;
+      continue;
+    }
+    if (rc)
+      return rc;
+    s->owned[g] = d->cache == NULL;
+  }
+  if (!s->gens[0])
+    return MR_ENOTFOUND; /* ALS is the backbone of every configuration */
+  return MR_OK;
+}
+
+static void ts_release_generators(ts_state *s) {
+  for (int g = 0; g < TS_N_GEN; g++) {
+    if (s->owned[g])
+      rec_free(s->gens[g]);
+    s->gens[g] = NULL;
+    s->owned[g] = 0;
+  }
+}
+
+static int ts_build_feat(ts_state *s, const rec_train_data *d) {
+  const float *emb = NULL;
+  int dim = 0;
+  for (int g = 0; g < TS_N_GEN; g++)
+    if (s->gens[g] && ts_gens[g].feat_slot == FEAT_GEN_CONTENT &&
+        rec_item_embeddings(s->gens[g], &emb, &dim) != MR_OK)
+      emb = NULL;
+  feat_ctx_free(s->feat);
+  s->feat = NULL;
+  return feat_ctx_create(d->ds, d->ratings, d->n_ratings, d->ui, d->iu, emb, dim, &s->feat);
+}
+
+/* One user's labelled group, kept until the groups are concatenated in user order. */
+typedef struct ts_group {
+  float *x, *y;
+  int n;
+} ts_group;
+
+/* Builds ranking groups for users with labels in `target` (users x items, graded ratings). */
+static int ts_build_groups(const ts_state *s, const csr *target, ts_group *groups) {
+  int failed = MR_OK;
+  int nf = feat_count();
+#pragma omp parallel
+  {
+    ts_buf *b = NULL;
+    if (ts_buf_create(s, &b)) {
+#pragma omp atomic write
+      failed = MR_ENOMEM;
+    }
+#pragma omp for schedule(dynamic, 8)
+    for (int32_t u = 0; u < target->n_rows; u++) {
+      if (!b || failed || target->indptr[u + 1] == target->indptr[u])
+        continue;
+      int nc = 0;
+      int rc = ts_user_rows(s, b, u, NULL, NULL, 0, &nc);
+      if (rc) {
+#pragma omp atomic write
+        failed = rc;
+        continue;
+      }
+      float pos = 0;
+      for (int c = 0; c < nc; c++) {
+        b->y[c] = csr_get(target, u, b->cands[c]);
+        pos += b->y[c];
+      }
+      if (pos <= 0) /* a group with no relevant candidate teaches the ranker nothing */
+        continue;
+      groups[u].x = malloc((size_t)nc * (size_t)nf * sizeof(float));
+      groups[u].y = malloc((size_t)nc * sizeof(float));
+      if (!groups[u].x || !groups[u].y) {
+#pragma omp atomic write
+        failed = MR_ENOMEM;
+        continue;
+      }
+      memcpy(groups[u].x, b->x, (size_t)nc * (size_t)nf * sizeof(float));
+      memcpy(groups[u].y, b->y, (size_t)nc * sizeof(float));
+      groups[u].n = nc;
+    }
+    ts_buf_free(b);
+  }
+  return failed;
+}
+
+/* Concatenates the groups of users whose hash bucket matches `valid` (1 = the early-stopping
+ * fifth, 0 = the rest) into d (malloc'ed x, y, group sizes). */
+static int ts_concat(const ts_group *groups, int32_t n_users, uint64_t seed, int valid, ltr_data *d,
+                     float **x, float **y, uint32_t **gs) {
+  int nf = feat_count();
+  int64_t rows = 0;
+  int n_groups = 0;
+  for (int32_t u = 0; u < n_users; u++) {
+    uint64_t h = seed ^ (uint64_t)u;
+    int is_valid = mr_splitmix64(&h) % 5 == 0;
+    if (groups[u].n && is_valid == valid) {
+      rows += groups[u].n;
+      n_groups++;
+    }
+  }
+  *x = malloc(((size_t)rows + 1) * (size_t)nf * sizeof(float));
+  *y = malloc(((size_t)rows + 1) * sizeof(float));
+  *gs = malloc(((size_t)n_groups + 1) * sizeof(uint32_t));
+  if (!*x || !*y || !*gs)
+    return MR_ENOMEM;
+  int64_t r = 0;
+  int g = 0;
+  for (int32_t u = 0; u < n_users; u++) {
+    uint64_t h = seed ^ (uint64_t)u;
+    int is_valid = mr_splitmix64(&h) % 5 == 0;
+    if (!groups[u].n || is_valid != valid)
+      continue;
+    memcpy(*x + (size_t)r * nf, groups[u].x, (size_t)groups[u].n * (size_t)nf * sizeof(float));
+    memcpy(*y + r, groups[u].y, (size_t)groups[u].n * sizeof(float));
+    (*gs)[g++] = (uint32_t)groups[u].n;
+    r += groups[u].n;
+  }
+  *d = (ltr_data){*x, *y, *gs, rows, nf, n_groups};
+  return MR_OK;
+}
+
+static void ts_free(void *state) {
+  ts_state *s = state;
+  if (!s)
+    return;
+  ts_release_generators(s);
+  feat_ctx_free(s->feat);
+  ltr_free(s->ranker);
+  free(s);
+}
+
+static int ts_train_ranker(ts_state *s, const rec_params *p, const csr *labels) {
+  ts_group *groups = calloc((size_t)labels->n_rows + 1, sizeof(*groups));
+  float *tx = NULL, *ty = NULL, *vx = NULL, *vy = NULL;
+  uint32_t *tg = NULL, *vg = NULL;
+  ltr_data td, vd;
+  ltr_opts o;
+  char err[512] = "";
+  int rc;
+  if (!groups)
+    return MR_ENOMEM;
+  double t0 = ts_now();
+  if ((rc = ts_build_groups(s, labels, groups)))
+    goto done;
+  ltr_opts_default(&o);
+  o.trees = (int)rec_params_get(p, "trees", 200);
+  o.max_depth = (int)rec_params_get(p, "depth", 6);
+  o.eta = (float)rec_params_get(p, "eta", 0.1);
+  o.early_stopping = (int)rec_params_get(p, "early_stop", 20);
+  o.seed = (uint64_t)rec_params_get(p, "seed", 42);
+  if ((rc = ts_concat(groups, labels->n_rows, o.seed, 0, &td, &tx, &ty, &tg)) ||
+      (rc = ts_concat(groups, labels->n_rows, o.seed, 1, &vd, &vx, &vy, &vg)))
+    goto done;
+  s->stats.features_seconds = ts_now() - t0;
+  s->stats.train_groups = td.n_groups;
+  s->stats.train_rows = (long)td.n_rows;
+  if (td.n_groups == 0) {
+    rc = MR_EEMPTY;
+    goto done;
+  }
+  t0 = ts_now();
+  rc = ltr_train(&o, &td, vd.n_groups ? &vd : NULL, feat_names(), &s->ranker, err, sizeof(err));
+  s->stats.ranker_seconds = ts_now() - t0;
+  if (!rc)
+    s->stats.trees = ltr_n_trees(s->ranker);
+done:
+  for (int32_t u = 0; u < labels->n_rows; u++) {
+    free(groups[u].x);
+    free(groups[u].y);
+  }
+  free(groups);
+  free(tx);
+  free(ty);
+  free(tg);
+  free(vx);
+  free(vy);
+  free(vg);
+  return rc;
+}
+
+static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
+  ts_state *s = calloc(1, sizeof(*s));
+  split_result *cut = NULL;
+  csr *ui1 = NULL, *iu1 = NULL, *labels = NULL;
+  int rc = MR_ENOMEM;
+  if (!s)
+    return rc;
+  s->ds = d->ds;
+  s->n_users = d->ui->n_rows;
+  s->n_items = d->ui->n_cols;
+  s->gens_mask = (int)rec_params_get(p, "gens", 1);
+  s->per_gen = (int)rec_params_get(p, "per_gen", 100);
+  s->drop = (int)rec_params_get(p, "drop", 0);
+  uint64_t seed = (uint64_t)rec_params_get(p, "seed", 42);
+  if (!d->ds || s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 ||
+      s->per_gen > s->n_items) {
+    rc = MR_EINVAL;
+    goto fail;
+  }
+  /* 1. the validation cut, mirroring the protocol */
+  double t0 = ts_now();
+  if ((rc = split_validation((split_kind)d->protocol, d->ratings, d->n_ratings, s->n_users, 0.2,
+                             seed, &cut)) ||
+      (rc = csr_from_ratings(cut->train, cut->n_train, s->n_users, s->n_items, 0, &ui1)) ||
+      (rc = csr_transpose(ui1, &iu1)) ||
+      (rc = csr_from_ratings(cut->test, cut->n_test, s->n_users, s->n_items, 0, &labels)))
+    goto fail;
+  rec_train_data d1 = {.ds = d->ds,
+                       .ratings = cut->train,
+                       .n_ratings = cut->n_train,
+                       .ui = ui1,
+                       .iu = iu1,
+                       .cache = d->cache,
+                       .protocol = d->protocol};
+  /* 2. generators and features on T minus V, ranker on V's candidates */
+  if ((rc = ts_fit_generators(s, &d1)) || (rc = ts_build_feat(s, &d1)))
+    goto fail;
+  s->stats.generators_seconds = ts_now() - t0;
+  if ((rc = ts_train_ranker(s, p, labels)))
+    goto fail;
+  /* 3. refit on all of train for serving */
+  ts_release_generators(s);
+  t0 = ts_now();
+  if ((rc = ts_fit_generators(s, d)) || (rc = ts_build_feat(s, d)))
+    goto fail;
+  s->stats.generators_seconds += ts_now() - t0;
+  csr_free(ui1);
+  csr_free(iu1);
+  csr_free(labels);
+  split_free(cut);
+  *state = s;
+  return MR_OK;
+fail:
+  csr_free(ui1);
+  csr_free(iu1);
+  csr_free(labels);
+  split_free(cut);
+  ts_free(s);
+  return rc;
+}
+
+/* Candidates get the ranker's score; every other movie sits far below, ordered by ALS. */
+static int ts_score(const ts_state *s, int32_t user, const int32_t *items, const float *ratings,
+                    int n, float *scores) {
+  ts_buf *b = NULL;
+  float *pred = NULL;
+  int nc = 0;
+  int rc = ts_buf_create(s, &b);
+  if (rc)
+    return rc;
+  if ((rc = ts_user_rows(s, b, user, items, ratings, n, &nc)))
+    goto done;
+  if (!(pred = malloc(((size_t)nc + 1) * sizeof(float)))) {
+    rc = MR_ENOMEM;
+    goto done;
+  }
+  ltr_predict(s->ranker, b->x, nc, pred);
+  for (int32_t i = 0; i < s->n_items; i++)
+    scores[i] = -1e6f + b->scores[0][i] * 1e-3f;
+  for (int c = 0; c < nc; c++)
+    scores[b->cands[c]] = pred[c];
+done:
+  free(pred);
+  ts_buf_free(b);
+  return rc;
+}
+
+static int ts_score_user(const void *state, int32_t user, float *scores) {
+  const ts_state *s = state;
+  if (user < 0 || user >= s->n_users)
+    return MR_ERANGE;
+  return ts_score(s, user, NULL, NULL, 0, scores);
+}
+
+static int ts_score_history(const void *state, const int32_t *items, const float *ratings, int n,
+                            float *scores) {
+  const ts_state *s = state;
+  for (int k = 0; k < n; k++)
+    if (items[k] < 0 || items[k] >= s->n_items)
+      return MR_ERANGE;
+  return ts_score(s, -1, items, ratings, n, scores);
+}
+
+static int ts_save(const void *state, const char *path) {
+  (void)state;
+  (void)path;
+  return MR_EUNSUPPORTED; /* serving loads the pipeline from its parts (later issue) */
+}
+
+static int ts_load(const char *path, void **state, char *err, size_t errlen) {
+  (void)state;
+  rec_set_err(err, errlen, "%s: two-stage models are not loaded from one file", path);
+  return MR_EUNSUPPORTED;
+}
+
+static int32_t ts_n_items(const void *state) {
+  return ((const ts_state *)state)->n_items;
+}
+
+const rec_ops rec_two_stage_ops = {
+    .kind = "two_stage",
+    .fit = ts_fit,
+    .score_user = ts_score_user,
+    .score_history = ts_score_history,
+    .save = ts_save,
+    .load = ts_load,
+    .n_items = ts_n_items,
+    .free = ts_free,
+};
+
+const ltr_model *ts_ranker(const rec_model *m) {
+  const ts_state *s = rec_state_of(m, "two_stage");
+  return s ? s->ranker : NULL;
+}
+
+int ts_stats(const rec_model *m, ts_fit_stats *out) {
+  const ts_state *s = rec_state_of(m, "two_stage");
+  if (!s)
+    return MR_EINVAL;
+  *out = s->stats;
+  return MR_OK;
+}

@@ -1,0 +1,33 @@
+/* The two-stage pipeline: candidate generators (stage 1) and a LambdaMART ranker over engineered
+ * features (stage 2), fitted without leakage:
+ *   1. cut a validation part V from train T, mirroring the protocol (data->protocol);
+ *   2. fit every generator on T minus V, generate candidates for V's users, label them with
+ *      their V ratings (graded), compute features from T minus V only, train the ranker;
+ *   3. refit the generators on all of T and rebuild the features from T for serving.
+ * Registered as model kind "two_stage"; its numeric parameters:
+ *   gens      bitmask of candidate generators (1 als, 2 gcn, 4 content, 8 genre, 16 itemknn,
+ *             32 ease, 64 gems); default 1
+ *   per_gen   candidates taken from each generator (default 100)
+ *   drop      feature groups blanked out (FEAT_GROUP_* bits), for ablations (default 0)
+ *   trees, depth, eta, early_stop   ranker settings
+ *   seed      (default 42) */
+#ifndef MR_TWO_STAGE_H
+#define MR_TWO_STAGE_H
+
+#include "models/model.h"
+#include "rank/ltr.h"
+
+typedef struct ts_model ts_model;
+
+/* Seconds spent per stage in the last fit (for logs and tables). */
+typedef struct ts_fit_stats {
+  double generators_seconds, features_seconds, ranker_seconds;
+  long train_groups, train_rows;
+  int trees;
+} ts_fit_stats;
+
+/* The ranker of a fitted two-stage model (borrowed), for importance reports. */
+const ltr_model *ts_ranker(const rec_model *m);
+int ts_stats(const rec_model *m, ts_fit_stats *out);
+
+#endif
