@@ -3,6 +3,7 @@
 #include "models/gcn.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +34,11 @@ void gcn_opts_default(gcn_opts *o) {
   o->layers = 3;
   o->epochs = 30;
   o->batch_size = 8192;
-  o->lr = 0.02f;
+  o->lr = 0.05f;
   o->reg = 1e-4f;
   o->min_rating = 0.0f;
   o->init_std = 0.1f;
-  o->gems_beta = 1.0f;
+  o->gems_beta = 0.3f;
   o->seed = 42;
 }
 
@@ -120,11 +121,12 @@ fail:
   return rc;
 }
 
-/* out = A_hat in; when acc is non-NULL also acc += out. Each row is a gather over its
- * neighbours in a fixed order, so rows are independent and the result does not depend on the
+/* out = A_hat in; when acc is non-NULL also acc = (acc + out) * scale. Each row is a gather over
+ * its neighbours in a fixed order, so rows are independent and the result does not depend on the
  * number of threads. */
-static void gcn_prop(const gcn_graph *g, int dim, const float *in, float *out, float *acc) {
-#pragma omp parallel for schedule(dynamic, 32)
+static void gcn_prop(const gcn_graph *g, int dim, const float *in, float *out, float *acc,
+                     float scale, int nt) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 32)
   for (int32_t r = 0; r < g->n_nodes; r++) {
     float *o = out + (size_t)r * dim;
     for (int c = 0; c < dim; c++)
@@ -140,39 +142,36 @@ static void gcn_prop(const gcn_graph *g, int dim, const float *in, float *out, f
       float *a = acc + (size_t)r * dim;
 #pragma omp simd
       for (int c = 0; c < dim; c++)
-        a[c] += o[c];
+        a[c] = (a[c] + o[c]) * scale;
     }
   }
 }
 
 void gcn_graph_propagate(const gcn_graph *g, int dim, const float *in, float *out) {
-  gcn_prop(g, dim, in, out, NULL);
+  gcn_prop(g, dim, in, out, NULL, 1.0f, omp_get_max_threads());
 }
 
 /* out = 1/(L+1) sum_{l=0..L} A_hat^l in. Since A_hat is symmetric this one operator is both the
  * forward pass (e0 -> final) and the backward pass (dL/dfinal -> dL/de0). ta, tb: workspaces of
- * the same shape. */
+ * the same shape. The 1/(L+1) is applied inside the last propagation: every pass over the rows
+ * is a synchronization point, and those dominate when the cores are shared. */
 static void gcn_combine(const gcn_graph *g, int dim, int layers, const float *in, float *out,
-                        float *ta, float *tb) {
+                        float *ta, float *tb, int nt) {
   size_t len = (size_t)g->n_nodes * dim;
   memcpy(out, in, len * sizeof(float));
   const float *cur = in;
   for (int l = 0; l < layers; l++) {
     float *next = (l & 1) ? tb : ta;
-    gcn_prop(g, dim, cur, next, out);
+    gcn_prop(g, dim, cur, next, out, l == layers - 1 ? 1.0f / (float)(layers + 1) : 1.0f, nt);
     cur = next;
   }
-  float s = 1.0f / (float)(layers + 1);
-#pragma omp parallel for schedule(static)
-  for (size_t k = 0; k < len; k++)
-    out[k] *= s;
 }
 
 /* ---- one batch: loss and gradient ---- */
 
 /* Per-fit buffers, so the batch loop never allocates. */
 typedef struct gcn_work {
-  int dim, layers, cap;
+  int dim, layers, cap, nt;    /* nt: OpenMP threads */
   float *fin, *gfin, *ta, *tb; /* n_nodes x dim */
   int32_t *ptr;                /* n_nodes + 1: per-node slice of ent */
   int32_t *ent;                /* 3 cap: triple * 3 + role, grouped by node */
@@ -198,6 +197,7 @@ static int gcn_work_init(gcn_work *w, const gcn_graph *g, int dim, int layers, i
   w->dim = dim;
   w->layers = layers;
   w->cap = cap;
+  w->nt = omp_get_max_threads();
   w->fin = malloc(len * sizeof(float));
   w->gfin = malloc(len * sizeof(float));
   w->ta = malloc(len * sizeof(float));
@@ -235,8 +235,8 @@ static double gcn_batch(const gcn_graph *g, gcn_work *w, float reg, const float 
                         float *grad) {
   int dim = w->dim;
   int32_t nu = g->n_users, nn = g->n_nodes;
-  gcn_combine(g, dim, w->layers, e0, w->fin, w->ta, w->tb);
-#pragma omp parallel for schedule(static)
+  gcn_combine(g, dim, w->layers, e0, w->fin, w->ta, w->tb, w->nt);
+#pragma omp parallel for num_threads(w->nt) schedule(static)
   for (int t = 0; t < n; t++) {
     const float *fu = w->fin + (size_t)us[t] * dim;
     const float *fi = w->fin + (size_t)(nu + ps[t]) * dim;
@@ -268,7 +268,7 @@ static double gcn_batch(const gcn_graph *g, gcn_work *w, float reg, const float 
   for (int32_t r = nn; r > 0; r--)
     w->ptr[r] = w->ptr[r - 1];
   w->ptr[0] = 0;
-#pragma omp parallel for schedule(dynamic, 64)
+#pragma omp parallel for num_threads(w->nt) schedule(dynamic, 64)
   for (int32_t r = 0; r < nn; r++) {
     float *o = w->gfin + (size_t)r * dim;
     for (int c = 0; c < dim; c++)
@@ -289,10 +289,9 @@ static double gcn_batch(const gcn_graph *g, gcn_work *w, float reg, const float 
       }
     }
   }
-  gcn_combine(g, dim, w->layers, w->gfin, grad, w->ta, w->tb);
+  gcn_combine(g, dim, w->layers, w->gfin, grad, w->ta, w->tb, w->nt);
   /* L2 on the layer-0 rows: each occurrence of a node in the batch adds reg/n * e0 */
-  float rn = reg / (float)n;
-#pragma omp parallel for schedule(static)
+  float rn = reg / (float)n; /* serial: a few hundred rows, not worth a fork */
   for (int32_t r = 0; r < nn; r++) {
     int32_t occ = w->ptr[r + 1] - w->ptr[r];
     if (!occ)
@@ -417,7 +416,7 @@ static int gcn_rated(const csr *ui, int32_t u, int32_t i) {
 
 int gcn_fit(const gcn_opts *o, const csr *ui, gcn_model **out) {
   if (!o || !ui || !out || o->dim <= 0 || o->dim > 4096 || o->layers < 0 || o->layers > 16 ||
-      o->epochs < 0 || o->batch_size <= 0 || !(o->lr > 0) || !(o->reg >= 0) ||
+      o->epochs < 0 || o->batch_size <= 0 || o->threads < 0 || !(o->lr > 0) || !(o->reg >= 0) ||
       !(o->init_std >= 0) || ui->n_rows <= 0 || ui->n_cols <= 0)
     return MR_EINVAL;
   int dim = o->dim, rc;
@@ -452,6 +451,8 @@ int gcn_fit(const gcn_opts *o, const csr *ui, gcn_model **out) {
     goto fail;
   if ((rc = gcn_work_init(&w, g, dim, o->layers, bs)))
     goto fail;
+  if (o->threads > 0)
+    w.nt = o->threads;
   if ((rc = gcn_alloc(nu, ni, dim, &m)))
     goto fail;
   for (int32_t u = 0, e = 0; u < nu; u++)
@@ -500,7 +501,7 @@ int gcn_fit(const gcn_opts *o, const csr *ui, gcn_model **out) {
       b1t *= b1;
       b2t *= b2;
       float lr_t = (float)(o->lr * sqrt(1.0 - b2t) / (1.0 - b1t));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(w.nt) schedule(static)
       for (size_t k = 0; k < len; k++) {
         float gk = grad[k];
         am[k] = (float)b1 * am[k] + (float)(1.0 - b1) * gk;
@@ -511,7 +512,7 @@ int gcn_fit(const gcn_opts *o, const csr *ui, gcn_model **out) {
     if (o->progress)
       o->progress(ep, ep_loss / n_batches, o->progress_ctx);
   }
-  gcn_combine(g, dim, o->layers, e0, w.fin, w.ta, w.tb);
+  gcn_combine(g, dim, o->layers, e0, w.fin, w.ta, w.tb, w.nt);
   for (size_t k = 0; k < len; k++)
     if (!isfinite(w.fin[k])) {
       rc = MR_ENUMERIC;

@@ -13,12 +13,13 @@ typedef struct gcn_opts {
   int layers;       /* propagation layers L; final = mean of layers 0..L (default 3) */
   int epochs;       /* passes over the positive edges (default 30) */
   int batch_size;   /* BPR triples per Adam step (default 8192) */
-  float lr;         /* Adam learning rate (default 0.02) */
+  float lr;         /* Adam learning rate (default 0.05) */
   float reg;        /* L2 on the layer-0 rows of a batch, lambda/2 * |e|^2 / B (default 1e-4) */
   float min_rating; /* a rating is an edge (and a positive) when >= this (default 0: all) */
   float init_std;   /* layer-0 init: normal * init_std (default 0.1) */
-  float gems_beta;  /* popularity penalty of the gems scorer, stored with the model (1.0) */
+  float gems_beta;  /* popularity penalty of the gems scorer, stored with the model (0.3) */
   uint64_t seed;    /* init, shuffling and negative sampling (default 42) */
+  int threads;      /* OpenMP threads while fitting; 0 = the OpenMP default (all cores) */
   /* optional, after each epoch: mean BPR+L2 loss of the epoch's batches (may be NULL) */
   void (*progress)(int epoch, double loss, void *ctx);
   void *progress_ctx;

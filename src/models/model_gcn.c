@@ -22,6 +22,7 @@ static int gcn_reg_fit(const rec_params *p, const rec_train_data *d, void **stat
   o.init_std = (float)rec_params_get(p, "init_std", o.init_std);
   o.gems_beta = (float)rec_params_get(p, "beta", o.gems_beta);
   o.seed = (uint64_t)rec_params_get(p, "seed", (double)o.seed);
+  o.threads = (int)rec_params_get(p, "threads", o.threads);
   int rc = gcn_fit(&o, d->ui, &m);
   if (rc)
     return rc;
@@ -99,8 +100,32 @@ static int gems_reg_save(const void *state, const char *path) {
   return gcn_save(state, path, "gems");
 }
 
-const rec_ops rec_gcn_ops = {"gcn",        gcn_reg_fit,  gcn_reg_score_user, gcn_reg_score_history,
-                             gcn_reg_save, gcn_reg_load, gcn_reg_n_items,    gcn_reg_free};
+/* Final item embeddings, for features of the ranker and similar-movie lookups. */
+static int gcn_reg_item_embeddings(const void *state, const float **emb, int *dim) {
+  *emb = gcn_item_emb(state);
+  *dim = gcn_dim(state);
+  return MR_OK;
+}
+
+const rec_ops rec_gcn_ops = {
+    .kind = "gcn",
+    .fit = gcn_reg_fit,
+    .score_user = gcn_reg_score_user,
+    .score_history = gcn_reg_score_history,
+    .save = gcn_reg_save,
+    .load = gcn_reg_load,
+    .n_items = gcn_reg_n_items,
+    .free = gcn_reg_free,
+    .item_embeddings = gcn_reg_item_embeddings,
+};
 const rec_ops rec_gems_ops = {
-    "gems",        gcn_reg_fit,  gems_reg_score_user, gems_reg_score_history,
-    gems_reg_save, gcn_reg_load, gcn_reg_n_items,     gcn_reg_free};
+    .kind = "gems",
+    .fit = gcn_reg_fit,
+    .score_user = gems_reg_score_user,
+    .score_history = gems_reg_score_history,
+    .save = gems_reg_save,
+    .load = gcn_reg_load,
+    .n_items = gcn_reg_n_items,
+    .free = gcn_reg_free,
+    .item_embeddings = gcn_reg_item_embeddings,
+};
