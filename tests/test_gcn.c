@@ -17,6 +17,8 @@
 #include "core/mr_rng.h"
 #include "data/csr.h"
 #include "models/gcn.h"
+#include "models/model.h"
+#include "models/model_ops.h"
 
 /* Builds a users x items csr from (user, item, rating) triples. */
 static csr *make_csr(const int (*t)[3], int n, int32_t nu, int32_t ni) {
@@ -289,12 +291,20 @@ static void test_history_scoring(void **state) {
   assert_int_equal(gcn_user_from_history(m, items, ratings, 2, x), MR_OK);
   for (int c = 0; c < d; c++)
     assert_true(fabs(x[c] - gcn_item_emb(m)[4 * d + c]) < 1e-6);
-  /* weights are ratings: 3 * e4 + 5 * e7, over 8 */
+  /* weights are rating / sqrt(item degree), the degrees counted over edges >= min_rating */
   const float r2[2] = {3.0f, 5.0f};
+  int deg4 = 0, deg7 = 0;
+  for (int64_t k = 0; k < ui->nnz; k++) {
+    deg4 += ui->indices[k] == 4 && ui->values[k] >= 3.0f;
+    deg7 += ui->indices[k] == 7 && ui->values[k] >= 3.0f;
+  }
+  assert_true(deg4 > 0 && deg7 > 0 && deg4 != deg7);
+  assert_true(fabs(gcn_item_inv_sqrt_deg(m)[4] - 1.0 / sqrt(deg4)) < 1e-6);
+  double w4 = 3.0 / sqrt(deg4), w7 = 5.0 / sqrt(deg7);
   assert_int_equal(gcn_user_from_history(m, items, r2, 2, x), MR_OK);
   for (int c = 0; c < d; c++)
-    assert_true(fabs(x[c] - (3 * gcn_item_emb(m)[4 * d + c] + 5 * gcn_item_emb(m)[7 * d + c]) /
-                                8.0f) < 1e-6);
+    assert_true(fabs(x[c] - (w4 * gcn_item_emb(m)[4 * d + c] + w7 * gcn_item_emb(m)[7 * d + c]) /
+                                (w4 + w7)) < 1e-6);
   assert_int_equal(gcn_score_vector(m, x, scores), MR_OK);
   float dot = 0.0f;
   for (int c = 0; c < d; c++)
@@ -350,6 +360,7 @@ static void test_save_load_roundtrip(void **state) {
   assert_memory_equal(gcn_user_emb(m), gcn_user_emb(l), 30 * 16 * sizeof(float));
   assert_memory_equal(gcn_item_emb(m), gcn_item_emb(l), 21 * 16 * sizeof(float));
   assert_memory_equal(gcn_item_popz(m), gcn_item_popz(l), 21 * sizeof(float));
+  assert_memory_equal(gcn_item_inv_sqrt_deg(m), gcn_item_inv_sqrt_deg(l), 21 * sizeof(float));
   float a[21], b[21], x[16];
   assert_int_equal(gcn_score_gems(m, 4, 0.75f, a), MR_OK);
   assert_int_equal(gcn_score_gems(l, 4, gcn_gems_beta(l), b), MR_OK);
@@ -370,6 +381,61 @@ static void test_save_load_roundtrip(void **state) {
   csr_free(ui);
 }
 
+/* Both kinds through the registry: one file format, the kind in the file picks the scorer. */
+static void test_registry_kinds(void **state) {
+  (void)state;
+  csr *ui = make_clusters(30, 21, 3, 4), *iu = NULL;
+  assert_int_equal(csr_transpose(ui, &iu), MR_OK);
+  rec_train_data d = {0};
+  d.ui = ui;
+  d.iu = iu;
+  rec_params p;
+  assert_int_equal(rec_params_parse("dim=8,epochs=3,batch=128,beta=0.5,seed=3", &p), MR_OK);
+  rec_model *gems = NULL, *gcn = NULL, *l = NULL;
+  assert_int_equal(rec_fit("gems", &p, &d, &gems), MR_OK);
+  assert_int_equal(rec_fit("gcn", &p, &d, &gcn), MR_OK);
+  assert_int_equal(rec_n_items(gems), 21);
+  float a[21], b[21], c[21];
+  assert_int_equal(rec_score_user(gcn, 2, a), MR_OK);
+  assert_int_equal(rec_score_user(gems, 2, b), MR_OK);
+  /* same seed, same model: gems is the gcn score standardized minus 0.5 popz */
+  const gcn_model *gm = rec_state_of(gems, "gems");
+  assert_non_null(gm);
+  assert_int_equal(gcn_score_gems(gm, 2, 0.5f, c), MR_OK);
+  assert_memory_equal(b, c, sizeof(b));
+  assert_memory_not_equal(a, b, sizeof(a));
+  char path[] = "/tmp/test_gcn_reg_XXXXXX", err[256];
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  assert_int_equal(rec_save(gems, path), MR_OK);
+  assert_int_equal(rec_load(path, &l, err, sizeof(err)), MR_OK);
+  assert_string_equal(rec_kind(l), "gems");
+  assert_int_equal(rec_score_user(l, 2, c), MR_OK);
+  assert_memory_equal(b, c, sizeof(b));
+  rec_free(l);
+  assert_int_equal(rec_save(gcn, path), MR_OK);
+  assert_int_equal(rec_load(path, &l, err, sizeof(err)), MR_OK);
+  assert_string_equal(rec_kind(l), "gcn");
+  /* an empty history falls back to popularity order */
+  assert_int_equal(rec_score_history(l, NULL, NULL, 0, c), MR_OK);
+  assert_memory_equal(c, gcn_item_popz(rec_state_of(l, "gcn")), sizeof(c));
+  /* a real history scores like gcn_score_vector of the history embedding */
+  const int32_t it[2] = {1, 5};
+  const float r[2] = {5.0f, 4.0f};
+  float x[8];
+  assert_int_equal(rec_score_history(l, it, r, 2, c), MR_OK);
+  assert_int_equal(gcn_user_from_history(rec_state_of(l, "gcn"), it, r, 2, x), MR_OK);
+  assert_int_equal(gcn_score_vector(rec_state_of(l, "gcn"), x, a), MR_OK);
+  assert_memory_equal(a, c, sizeof(a));
+  unlink(path);
+  rec_free(l);
+  rec_free(gcn);
+  rec_free(gems);
+  csr_free(iu);
+  csr_free(ui);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_propagate_matches_dense),
@@ -380,6 +446,7 @@ int main(void) {
       cmocka_unit_test(test_history_scoring),
       cmocka_unit_test(test_invalid_options),
       cmocka_unit_test(test_save_load_roundtrip),
+      cmocka_unit_test(test_registry_kinds),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,9 +23,10 @@ struct gcn_model {
   int32_t n_users, n_items;
   int dim, layers;
   float min_rating, gems_beta;
-  float *user_emb; /* n_users x dim, final (layer-combined) */
-  float *item_emb; /* n_items x dim */
-  float *popz;     /* n_items */
+  float *user_emb;     /* n_users x dim, final (layer-combined) */
+  float *item_emb;     /* n_items x dim */
+  float *popz;         /* n_items */
+  float *inv_sqrt_deg; /* n_items: 1/sqrt(graph degree), 1 for isolated items */
 };
 
 void gcn_opts_default(gcn_opts *o) {
@@ -334,6 +335,7 @@ void gcn_free(gcn_model *m) {
   free(m->user_emb);
   free(m->item_emb);
   free(m->popz);
+  free(m->inv_sqrt_deg);
   free(m);
 }
 
@@ -347,7 +349,8 @@ static int gcn_alloc(int32_t nu, int32_t ni, int dim, gcn_model **out) {
   m->user_emb = malloc(((size_t)nu * dim + 1) * sizeof(float));
   m->item_emb = malloc(((size_t)ni * dim + 1) * sizeof(float));
   m->popz = malloc(((size_t)ni + 1) * sizeof(float));
-  if (!m->user_emb || !m->item_emb || !m->popz) {
+  m->inv_sqrt_deg = malloc(((size_t)ni + 1) * sizeof(float));
+  if (!m->user_emb || !m->item_emb || !m->popz || !m->inv_sqrt_deg) {
     gcn_free(m);
     return MR_ENOMEM;
   }
@@ -378,6 +381,9 @@ const float *gcn_item_emb(const gcn_model *m) {
 }
 const float *gcn_item_popz(const gcn_model *m) {
   return m->popz;
+}
+const float *gcn_item_inv_sqrt_deg(const gcn_model *m) {
+  return m->inv_sqrt_deg;
 }
 
 /* Standardized log(1 + count) over all train ratings (not only edges): popularity as users
@@ -524,6 +530,10 @@ int gcn_fit(const gcn_opts *o, const csr *ui, gcn_model **out) {
   m->min_rating = o->min_rating;
   m->gems_beta = o->gems_beta;
   gcn_fill_popz(m, ui);
+  for (int32_t i = 0; i < ni; i++) {
+    int64_t deg = g->indptr[nu + i + 1] - g->indptr[nu + i];
+    m->inv_sqrt_deg[i] = deg > 0 ? (float)(1.0 / sqrt((double)deg)) : 1.0f;
+  }
   *out = m;
   m = NULL;
   rc = MR_OK;
@@ -583,9 +593,10 @@ int gcn_user_from_history(const gcn_model *m, const int32_t *items, const float 
     if (!(r >= m->min_rating) || !(r > 0))
       continue;
     const float *e = m->item_emb + (size_t)items[k] * dim;
+    float wk = r * m->inv_sqrt_deg[items[k]];
     for (int c = 0; c < dim; c++)
-      x[c] += r * e[c];
-    wsum += r;
+      x[c] += wk * e[c];
+    wsum += wk;
   }
   if (wsum <= 0)
     return MR_EEMPTY;
@@ -623,26 +634,29 @@ int gcn_save(const gcn_model *m, const char *path, const char *kind) {
     return MR_EINVAL;
   double params[4] = {(double)m->dim, (double)m->layers, (double)m->min_rating,
                       (double)m->gems_beta};
-  mf_section sec[4] = {
+  mf_section sec[5] = {
       {"user_emb", MF_F32, (uint64_t)m->n_users, (uint64_t)m->dim, m->user_emb},
       {"item_emb", MF_F32, (uint64_t)m->n_items, (uint64_t)m->dim, m->item_emb},
       {"item_popz", MF_F32, 1, (uint64_t)m->n_items, m->popz},
+      {"item_inv_sqrt_deg", MF_F32, 1, (uint64_t)m->n_items, m->inv_sqrt_deg},
       {"params", MF_F64, 1, 4, params},
   };
-  return mf_write(path, kind, sec, 4);
+  return mf_write(path, kind, sec, 5);
 }
 
 int gcn_load(const char *path, gcn_model **out, char *err, size_t errlen) {
   mf_file *f = NULL;
   gcn_model *m = NULL;
-  const void *ue, *ie, *pz, *pa;
-  uint64_t ur, uc, ir, ic, pr, pc, ar, ac;
+  const void *ue, *ie, *pz, *pa, *dz;
+  uint64_t ur, uc, ir, ic, pr, pc, ar, ac, dr, dc;
   int rc = mf_open(path, &f, err, errlen);
   if (rc)
     return rc;
   if (mf_get(f, "user_emb", MF_F32, &ue, &ur, &uc) ||
       mf_get(f, "item_emb", MF_F32, &ie, &ir, &ic) ||
-      mf_get(f, "item_popz", MF_F32, &pz, &pr, &pc) || mf_get(f, "params", MF_F64, &pa, &ar, &ac)) {
+      mf_get(f, "item_popz", MF_F32, &pz, &pr, &pc) ||
+      mf_get(f, "item_inv_sqrt_deg", MF_F32, &dz, &dr, &dc) ||
+      mf_get(f, "params", MF_F64, &pa, &ar, &ac)) {
     if (err && errlen)
       snprintf(err, errlen, "%s: missing gcn sections", path);
     rc = MR_EFORMAT;
@@ -650,7 +664,7 @@ int gcn_load(const char *path, gcn_model **out, char *err, size_t errlen) {
   }
   const double *params = pa;
   if (ar != 1 || ac < 4 || uc != ic || uc == 0 || uc > 4096 || (double)uc != params[0] || ur == 0 ||
-      ur > INT32_MAX || ir == 0 || ir > INT32_MAX || pr != 1 || pc != ir) {
+      ur > INT32_MAX || ir == 0 || ir > INT32_MAX || pr != 1 || pc != ir || dr != 1 || dc != ir) {
     if (err && errlen)
       snprintf(err, errlen, "%s: malformed gcn sections", path);
     rc = MR_EFORMAT;
@@ -661,6 +675,7 @@ int gcn_load(const char *path, gcn_model **out, char *err, size_t errlen) {
   memcpy(m->user_emb, ue, ur * uc * sizeof(float));
   memcpy(m->item_emb, ie, ir * ic * sizeof(float));
   memcpy(m->popz, pz, ir * sizeof(float));
+  memcpy(m->inv_sqrt_deg, dz, ir * sizeof(float));
   m->layers = (int)params[1];
   m->min_rating = (float)params[2];
   m->gems_beta = (float)params[3];

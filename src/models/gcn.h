@@ -46,16 +46,20 @@ const float *gcn_user_emb(const gcn_model *m);
 const float *gcn_item_emb(const gcn_model *m);
 /* Standardized log(1 + train count) per item (n_items floats), valid until gcn_free. */
 const float *gcn_item_popz(const gcn_model *m);
+/* 1/sqrt(item degree in the training graph) per item (1 for isolated items), until gcn_free. */
+const float *gcn_item_inv_sqrt_deg(const gcn_model *m);
 
 /* scores[i] = <e_u, e_i> over the final embeddings (n_items floats). Thread-safe. */
 int gcn_score_user(const gcn_model *m, int32_t user, float *scores);
 
-/* A user's embedding from a rating history (new users, real-time updates): the
- * rating-weighted mean of the final embeddings of the rated items that pass min_rating,
- * x = sum_i r_i e_i / sum_i r_i. This is one propagation step from the items (the user's
- * layer-1 embedding, up to the degree normalization, which only rescales scores per item
- * popularity) and needs no retraining. x has dim floats; returns MR_EEMPTY (x zeroed) when no
- * history item counts. Items out of range give MR_EINVAL. */
+/* A user's embedding from a rating history (new users, real-time updates), with no retraining:
+ * x = sum_i w_i e_i / sum_i w_i over the rated items that pass min_rating, with
+ * w_i = r_i / sqrt(deg_i) (deg_i the item's degree in the training graph). That is one LightGCN
+ * propagation step from the items' final embeddings (A_hat's 1/sqrt(deg_u deg_i) weights; the
+ * user's own 1/sqrt(deg_u) only rescales all scores), weighted by the ratings. On the validation
+ * cuts it beat the plain rating-weighted mean (nDCG@10 0.146 vs 0.143 user-temporal, 0.246 vs
+ * 0.240 random) and recommended a wider catalogue. x has dim floats; returns MR_EEMPTY (x zeroed)
+ * when no history item counts. Items out of range give MR_EINVAL. */
 int gcn_user_from_history(const gcn_model *m, const int32_t *items, const float *ratings, int n,
                           float *x);
 /* scores[i] = <x, e_i>. */
