@@ -23,9 +23,15 @@ grep -q "unknown split 'sideways'" "$TMP/err" || fail "bad split message: $(cat 
 if "$BIN" eval --configs pop,nosuch 2>"$TMP/err"; then fail "bad config accepted"; fi
 grep -q "unknown configuration 'nosuch'" "$TMP/err" || fail "bad config message"
 if "$BIN" train --data "$TMP/nowhere" 2>"$TMP/err"; then fail "missing data accepted"; fi
-grep -q "nowhere/ml-100k/u.data" "$TMP/err" || fail "missing file not named: $(cat "$TMP/err")"
+grep -q "missing data file: .*nowhere/ml-100k/u\.[a-z]*" "$TMP/err" || fail "missing file not named: $(cat "$TMP/err")"
 if "$BIN" recommend --user 1 --models "$TMP/none" --data "$DATA" 2>"$TMP/err"; then fail "no models accepted"; fi
 grep -q "movierec train" "$TMP/err" || fail "missing model message: $(cat "$TMP/err")"
+
+# docs/FEATURES.md carries the feature table from the code
+"$BIN" features >"$TMP/features.md"
+[ "$(wc -l <"$TMP/features.md")" -ge 27 ] || fail "fewer than 25 features"
+grep -F -x -f "$TMP/features.md" docs/FEATURES.md | diff - "$TMP/features.md" >/dev/null ||
+  fail "docs/FEATURES.md is out of date: build/movierec features"
 
 # train + recommend
 "$BIN" train --data "$DATA" --models "$TMP/models" 2>"$TMP/train.log"

@@ -16,6 +16,7 @@ static const cli_command cli_commands[] = {
     {"train", cmd_train, "train every model on the full data and write model files"},
     {"recommend", cmd_recommend, "print a user's top movies with titles and scores"},
     {"eval", cmd_eval, "reproduce the evaluation table on a split"},
+    {"features", cmd_features, "print the ranker's feature table (Markdown)"},
 };
 
 static void cli_print_help(void) {

@@ -13,7 +13,7 @@
 #include "models/model.h"
 
 /* Defaults chosen on the user-temporal validation cut by `movierec eval` (see docs). */
-#define TRAIN_ALS_PARAMS "factors=64,alpha=3,reg=0.1,iterations=15,cg_steps=3,seed=42"
+#define TRAIN_ALS_PARAMS "factors=64,alpha=0.3,reg=20,iterations=15,cg_steps=3,seed=42"
 
 enum { O_DATA, O_MODELS, O_ALS_PARAMS, O_N };
 static const cli_opt train_opts[O_N] = {

@@ -138,6 +138,8 @@ extern const rec_ops rec_als_ops;
 extern const rec_ops rec_gcn_ops;
 extern const rec_ops rec_gems_ops;
 extern const rec_ops rec_two_stage_ops;
+extern const rec_ops rec_genre_ops;
+extern const rec_ops rec_content_ops;
 
 static const rec_ops *const rec_registry[] = {
     &rec_pop_ops,
@@ -145,6 +147,8 @@ static const rec_ops *const rec_registry[] = {
     &rec_gcn_ops,
     &rec_gems_ops,
     &rec_two_stage_ops,
+    &rec_genre_ops,
+    &rec_content_ops,
 };
 #define REC_N_KINDS (sizeof(rec_registry) / sizeof(rec_registry[0]))
 

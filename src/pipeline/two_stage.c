@@ -24,7 +24,7 @@ typedef struct ts_gen_def {
 } ts_gen_def;
 
 static const ts_gen_def ts_gens[] = {
-    {"als", "factors=64,alpha=3,reg=0.1,iterations=15,cg_steps=3,seed=42", FEAT_GEN_ALS},
+    {"als", "factors=64,alpha=0.3,reg=20,iterations=15,cg_steps=3,seed=42", FEAT_GEN_ALS},
     {"gcn", "", FEAT_GEN_GCN},
     {"content", "", FEAT_GEN_CONTENT},
     {"genre", "", FEAT_GEN_GENRE},

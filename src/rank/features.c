@@ -41,8 +41,8 @@ static const feat_def feat_defs[] = {
     {"user_age", U, "age (u.user)"},
     {"user_gender_male", U, "1 male, 0 female (u.user)"},
     {"user_occupation", U, "occupation index (u.user)"},
-    {"movie_log_popularity", M, "log(1 + ratings of the movie in the history)"},
-    {"movie_mean_rating", M, "mean rating of the movie in the history"},
+    {"movie_log_popularity", M, "log(1 + ratings of the movie up to the user's last rating)"},
+    {"movie_mean_rating", M, "mean rating of the movie up to the user's last rating"},
     {"movie_pop_7d", M, "ratings of the movie in the 7 days up to the user's last rating"},
     {"movie_pop_30d", M, "ratings of the movie in the 30 days up to the user's last rating"},
     {"imdb_rating", M | I, "IMDb mean rating (1-10)"},
@@ -53,7 +53,8 @@ static const feat_def feat_defs[] = {
     {"genre_count", M, "number of genres of the movie"},
     {"genre_affinity", UM, "the user's genre shares summed over the movie's genres, / genres"},
     {"year_distance", UM, "|release year - mean release year of the user's movies|"},
-    {"popularity_vs_habit", UM, "log popularity minus the user's mean log popularity"},
+    {"popularity_vs_habit", UM,
+     "log popularity minus the mean log popularity of the user's movies"},
     {"max_sim_recent", UM | I, "max content similarity to the user's 10 most recent movies"},
     {"mean_sim_recent", UM | I, "mean content similarity to the user's 10 most recent movies"},
     {"same_director_liked", UM | I, "directors shared with movies the user rated >= 4"},
@@ -84,9 +85,10 @@ struct feat_ctx {
   float *u_rating;
   int64_t *u_ts;
   /* per movie */
-  int64_t *m_ptr; /* timestamps grouped by movie, sorted */
+  int64_t *m_ptr; /* ratings grouped by movie, in time order */
   int64_t *m_ts;
-  float *m_count, *m_mean, *m_wr;
+  double *m_rsum; /* prefix sums of the ratings in that order */
+  float *m_wr;
   int64_t latest_ts;
   /* people: directors and top cast mapped to dense ids */
   int32_t *dir_ptr, *dir_ids, *cast_ptr, *cast_ids;
@@ -179,8 +181,7 @@ void feat_ctx_free(feat_ctx *c) {
   free(c->u_ts);
   free(c->m_ptr);
   free(c->m_ts);
-  free(c->m_count);
-  free(c->m_mean);
+  free(c->m_rsum);
   free(c->m_wr);
   free(c->dir_ptr);
   free(c->dir_ids);
@@ -189,9 +190,16 @@ void feat_ctx_free(feat_ctx *c) {
   free(c);
 }
 
-static int feat_cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
+typedef struct feat_tr {
+  int64_t ts;
+  float r;
+} feat_tr;
+
+static int feat_cmp_tr(const void *a, const void *b) {
+  const feat_tr *x = a, *y = b;
+  if (x->ts != y->ts)
+    return (x->ts > y->ts) - (x->ts < y->ts);
+  return (x->r > y->r) - (x->r < y->r);
 }
 
 static int feat_cmp_f64(const void *a, const void *b) {
@@ -252,35 +260,33 @@ int feat_ctx_create(const mr_dataset *ds, const mr_rating *r, size_t n, const cs
   c->u_ts = malloc((n + 1) * sizeof(int64_t));
   c->m_ptr = calloc((size_t)c->n_movies + 1, sizeof(int64_t));
   c->m_ts = malloc((n + 1) * sizeof(int64_t));
-  c->m_count = calloc((size_t)c->n_movies, sizeof(float));
-  c->m_mean = calloc((size_t)c->n_movies, sizeof(float));
+  c->m_rsum = malloc((n + 1) * sizeof(double));
+  feat_tr *tr = malloc((n + 1) * sizeof(feat_tr));
   c->m_wr = calloc((size_t)c->n_movies, sizeof(float));
   int64_t *fill =
       malloc(((size_t)(c->n_users > c->n_movies ? c->n_users : c->n_movies) + 1) * sizeof(int64_t));
-  if (!c->u_ptr || !c->u_item || !c->u_rating || !c->u_ts || !c->m_ptr || !c->m_ts || !c->m_count ||
-      !c->m_mean || !c->m_wr || !fill) {
+  if (!c->u_ptr || !c->u_item || !c->u_rating || !c->u_ts || !c->m_ptr || !c->m_ts || !c->m_rsum ||
+      !c->m_wr || !fill || !tr) {
     free(fill);
+    free(tr);
     goto fail;
   }
   for (size_t i = 0; i < n; i++) {
     if (r[i].user < 0 || r[i].user >= c->n_users || r[i].item < 0 || r[i].item >= c->n_movies) {
       free(fill);
+      free(tr);
       rc = MR_ERANGE;
       goto fail;
     }
     c->u_ptr[r[i].user + 1]++;
     c->m_ptr[r[i].item + 1]++;
-    c->m_mean[r[i].item] += r[i].rating;
     if (r[i].ts > c->latest_ts)
       c->latest_ts = r[i].ts;
   }
   for (int32_t u = 0; u < c->n_users; u++)
     c->u_ptr[u + 1] += c->u_ptr[u];
-  for (int32_t m = 0; m < c->n_movies; m++) {
-    c->m_count[m] = (float)c->m_ptr[m + 1];
-    c->m_mean[m] = c->m_count[m] > 0 ? c->m_mean[m] / c->m_count[m] : NAN;
+  for (int32_t m = 0; m < c->n_movies; m++)
     c->m_ptr[m + 1] += c->m_ptr[m];
-  }
   memcpy(fill, c->u_ptr, (size_t)c->n_users * sizeof(int64_t));
   for (size_t i = 0; i < n; i++) {
     int64_t p = fill[r[i].user]++;
@@ -290,8 +296,19 @@ int feat_ctx_create(const mr_dataset *ds, const mr_rating *r, size_t n, const cs
   }
   memcpy(fill, c->m_ptr, (size_t)c->n_movies * sizeof(int64_t));
   for (size_t i = 0; i < n; i++)
-    c->m_ts[fill[r[i].item]++] = r[i].ts;
+    tr[fill[r[i].item]++] = (feat_tr){r[i].ts, r[i].rating};
   free(fill);
+  for (int32_t m = 0; m < c->n_movies; m++) {
+    int64_t b = c->m_ptr[m], e = c->m_ptr[m + 1];
+    qsort(tr + b, (size_t)(e - b), sizeof(feat_tr), feat_cmp_tr);
+    double acc = 0;
+    for (int64_t k = b; k < e; k++) {
+      c->m_ts[k] = tr[k].ts;
+      acc += tr[k].r;
+      c->m_rsum[k] = acc;
+    }
+  }
+  free(tr);
   /* each user's slice by (ts, item): insertion sort, slices are short and often sorted */
   for (int32_t u = 0; u < c->n_users; u++)
     for (int64_t i = c->u_ptr[u] + 1; i < c->u_ptr[u + 1]; i++) {
@@ -308,9 +325,6 @@ int feat_ctx_create(const mr_dataset *ds, const mr_rating *r, size_t n, const cs
       c->u_rating[j + 1] = rt;
       c->u_ts[j + 1] = ts;
     }
-  for (int32_t m = 0; m < c->n_movies; m++)
-    qsort(c->m_ts + c->m_ptr[m], (size_t)(c->m_ptr[m + 1] - c->m_ptr[m]), sizeof(int64_t),
-          feat_cmp_i64);
   if ((rc = feat_weighted_ratings(c)) || (rc = feat_build_people(c)))
     goto fail;
   *out = c;
@@ -382,6 +396,21 @@ static float feat_window_count(const int64_t *ts, int64_t n, int64_t hi, int64_t
   return (float)(a - first);
 }
 
+/* Ratings of movie m up to and including time t (the as-of popularity), and their sum. */
+static int64_t feat_count_asof(const feat_ctx *c, int32_t m, int64_t t, double *sum) {
+  int64_t b = c->m_ptr[m], a = b, e = c->m_ptr[m + 1];
+  while (a < e) {
+    int64_t mid = a + (e - a) / 2;
+    if (c->m_ts[mid] > t)
+      e = mid;
+    else
+      a = mid + 1;
+  }
+  if (sum)
+    *sum = a > b ? c->m_rsum[a - 1] : 0.0;
+  return a - b;
+}
+
 static int genre_count_of(uint32_t g) {
   return __builtin_popcount(g);
 }
@@ -425,6 +454,8 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
     memset(s->mark, 0, ((size_t)c->n_people + 1) * sizeof(int32_t));
     s->stamp = 1;
   }
+  /* "now" for this user: the last rating of the history; popularity never counts later ratings */
+  int64_t t_u = n_h && ts ? ts[n_h - 1] : c->latest_ts;
   for (int64_t k = 0; k < n_h; k++) {
     int32_t m = items[k];
     if (m < 0 || m >= c->n_movies)
@@ -435,7 +466,7 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
       year_sum += ds->movies[m].year;
       year_n++;
     }
-    logpop_sum += log1p(c->m_count[m]);
+    logpop_sum += log1p((double)feat_count_asof(c, m, t_u, NULL));
     uint32_t g = ds->movies[m].genres;
     for (int b = 0; g; b++, g >>= 1)
       if (g & 1) {
@@ -456,7 +487,6 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
   double var = n_h ? sq / (double)n_h - mean * mean : NAN;
   float u_std = n_h ? (float)sqrt(var > 0 ? var : 0) : NAN;
   float tenure = n_h && ts ? (float)((double)(ts[n_h - 1] - ts[0]) / FEAT_DAY) : NAN;
-  int64_t t_u = n_h && ts ? ts[n_h - 1] : c->latest_ts;
   float mean_year = year_n ? (float)(year_sum / year_n) : NAN;
   float mean_logpop = n_h ? (float)(logpop_sum / (double)n_h) : NAN;
   const mr_user *usr = in->user >= 0 ? &ds->users[in->user] : NULL;
@@ -483,8 +513,11 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
     row[f++] = usr && usr->gender == 'M' ? 1.0f : usr && usr->gender == 'F' ? 0.0f : NAN;
     row[f++] = usr && usr->occupation >= 0 ? (float)usr->occupation : NAN;
     int64_t mb = c->m_ptr[m], mn = c->m_ptr[m + 1] - mb;
-    row[f++] = (float)log1p(c->m_count[m]);
-    row[f++] = c->m_mean[m];
+    double rsum;
+    int64_t cnt = feat_count_asof(c, m, t_u, &rsum);
+    float logpop = (float)log1p((double)cnt);
+    row[f++] = logpop;
+    row[f++] = cnt ? (float)(rsum / (double)cnt) : NAN;
     row[f++] = feat_window_count(c->m_ts + mb, mn, t_u, (int64_t)(7 * FEAT_DAY));
     row[f++] = feat_window_count(c->m_ts + mb, mn, t_u, (int64_t)(30 * FEAT_DAY));
     int imdb = mv->has_imdb;
@@ -501,7 +534,7 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
         aff += s->genre_share[b];
     row[f++] = gc ? aff / (float)gc : 0.0f;
     row[f++] = mv->year > 0 && mean_year == mean_year ? fabsf((float)mv->year - mean_year) : NAN;
-    row[f++] = n_h ? (float)log1p(c->m_count[m]) - mean_logpop : NAN;
+    row[f++] = n_h ? logpop - mean_logpop : NAN;
     if (c->emb && n_h) {
       const float *e = c->emb + (size_t)m * c->emb_dim;
       float mx = -2.0f, acc = 0.0f;
