@@ -122,73 +122,111 @@ fail:
   return rc;
 }
 
-/* out = A_hat in; when acc is non-NULL also acc = (acc + out) * scale. Each row is a gather over
- * its neighbours in a fixed order, so rows are independent and the result does not depend on the
- * number of threads. */
-static void gcn_prop(const gcn_graph *g, int dim, const float *in, float *out, float *acc,
-                     float scale, int nt) {
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 32)
+/* Columns [c0, c1) of out = A_hat in; when acc is non-NULL also acc = (acc + out) * scale on
+ * those columns. Each row is a gather over its neighbours in a fixed order, so every element is
+ * computed the same way whatever the number of threads. */
+static void gcn_prop_cols(const gcn_graph *g, int dim, const float *in, float *out, float *acc,
+                          float scale, int c0, int c1) {
   for (int32_t r = 0; r < g->n_nodes; r++) {
     float *o = out + (size_t)r * dim;
-    for (int c = 0; c < dim; c++)
+    for (int c = c0; c < c1; c++)
       o[c] = 0.0f;
     for (int64_t k = g->indptr[r]; k < g->indptr[r + 1]; k++) {
       const float *x = in + (size_t)g->indices[k] * dim;
       float w = g->weights[k];
 #pragma omp simd
-      for (int c = 0; c < dim; c++)
+      for (int c = c0; c < c1; c++)
         o[c] += w * x[c];
     }
     if (acc) {
       float *a = acc + (size_t)r * dim;
 #pragma omp simd
-      for (int c = 0; c < dim; c++)
+      for (int c = c0; c < c1; c++)
         a[c] = (a[c] + o[c]) * scale;
     }
   }
 }
 
-void gcn_graph_propagate(const gcn_graph *g, int dim, const float *in, float *out) {
-  gcn_prop(g, dim, in, out, NULL, 1.0f, omp_get_max_threads());
-}
-
-/* out = 1/(L+1) sum_{l=0..L} A_hat^l in. Since A_hat is symmetric this one operator is both the
- * forward pass (e0 -> final) and the backward pass (dL/dfinal -> dL/de0). ta, tb: workspaces of
- * the same shape. The 1/(L+1) is applied inside the last propagation: every pass over the rows
- * is a synchronization point, and those dominate when the cores are shared. */
-static void gcn_combine(const gcn_graph *g, int dim, int layers, const float *in, float *out,
-                        float *ta, float *tb, int nt) {
-  size_t len = (size_t)g->n_nodes * dim;
-  memcpy(out, in, len * sizeof(float));
+/* Columns [c0, c1) of out = 1/(L+1) sum_{l=0..L} A_hat^l in. Since A_hat is symmetric this one
+ * operator is both the forward pass (e0 -> final) and the backward pass (dL/dfinal -> dL/de0).
+ * ta, tb: workspaces of the same shape. */
+static void gcn_combine_cols(const gcn_graph *g, int dim, int layers, const float *in, float *out,
+                             float *ta, float *tb, int c0, int c1) {
+  for (int32_t r = 0; r < g->n_nodes; r++)
+    memcpy(out + (size_t)r * dim + c0, in + (size_t)r * dim + c0,
+           (size_t)(c1 - c0) * sizeof(float));
   const float *cur = in;
   for (int l = 0; l < layers; l++) {
     float *next = (l & 1) ? tb : ta;
-    gcn_prop(g, dim, cur, next, out, l == layers - 1 ? 1.0f / (float)(layers + 1) : 1.0f, nt);
+    gcn_prop_cols(g, dim, cur, next, out, l == layers - 1 ? 1.0f / (float)(layers + 1) : 1.0f, c0,
+                  c1);
     cur = next;
+  }
+}
+
+/* The calling thread's block of embedding columns. Propagation is independent per column, so
+ * splitting the columns (not the rows) lets each thread run all layers, forward and backward,
+ * and its Adam update without waiting for the others: two barriers per batch instead of one per
+ * layer, which matters most when the cores are shared. Blocks are multiples of 16 floats (one
+ * cache line) so threads do not write the same line. */
+static void gcn_my_cols(int dim, int *c0, int *c1) {
+  int nt = omp_get_num_threads(), id = omp_get_thread_num();
+  int nb = (dim + 15) / 16;
+  int b0 = (int)((int64_t)nb * id / nt), b1 = (int)((int64_t)nb * (id + 1) / nt);
+  *c0 = b0 * 16 < dim ? b0 * 16 : dim;
+  *c1 = b1 * 16 < dim ? b1 * 16 : dim;
+}
+
+void gcn_graph_propagate(const gcn_graph *g, int dim, const float *in, float *out) {
+#pragma omp parallel
+  {
+    int c0, c1;
+    gcn_my_cols(dim, &c0, &c1);
+    gcn_prop_cols(g, dim, in, out, NULL, 1.0f, c0, c1);
   }
 }
 
 /* ---- one batch: loss and gradient ---- */
 
-/* Per-fit buffers, so the batch loop never allocates. */
+/* A batch of BPR triples and, per node, the list of its occurrences (triple * 3 + role, in
+ * triple order): the scatter of triple gradients onto nodes becomes a gather, with no atomics and
+ * a fixed summation order. */
+typedef struct gcn_batch {
+  int n;
+  int32_t *us, *ps, *ns; /* cap */
+  int32_t *ptr;          /* n_nodes + 1 */
+  int32_t *ent;          /* 3 cap */
+} gcn_batch;
+
+/* Per-fit buffers, so the training loop never allocates. Two batches: the master thread fills
+ * the next one while others may still read the current one. */
 typedef struct gcn_work {
-  int dim, layers, cap, nt;    /* nt: OpenMP threads */
+  int dim, layers, cap;
   float *fin, *gfin, *ta, *tb; /* n_nodes x dim */
-  int32_t *ptr;                /* n_nodes + 1: per-node slice of ent */
-  int32_t *ent;                /* 3 cap: triple * 3 + role, grouped by node */
   double *tloss;               /* cap */
-  float *coef;                 /* cap */
+  float *coef;                 /* cap: d loss / d (s_ui - s_uj) */
+  gcn_batch b[2];
 } gcn_work;
+
+static float *gcn_falloc(size_t n) {
+  size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+  return aligned_alloc(64, bytes ? bytes : 64);
+}
 
 static void gcn_work_free(gcn_work *w) {
   free(w->fin);
   free(w->gfin);
   free(w->ta);
   free(w->tb);
-  free(w->ptr);
-  free(w->ent);
   free(w->tloss);
   free(w->coef);
+  for (int k = 0; k < 2; k++) {
+    free(w->b[k].us);
+    free(w->b[k].ps);
+    free(w->b[k].ns);
+    free(w->b[k].ptr);
+    free(w->b[k].ent);
+  }
   memset(w, 0, sizeof(*w));
 }
 
@@ -198,20 +236,48 @@ static int gcn_work_init(gcn_work *w, const gcn_graph *g, int dim, int layers, i
   w->dim = dim;
   w->layers = layers;
   w->cap = cap;
-  w->nt = omp_get_max_threads();
-  w->fin = malloc(len * sizeof(float));
-  w->gfin = malloc(len * sizeof(float));
-  w->ta = malloc(len * sizeof(float));
-  w->tb = malloc(len * sizeof(float));
-  w->ptr = malloc(((size_t)g->n_nodes + 1) * sizeof(int32_t));
-  w->ent = malloc((size_t)cap * 3 * sizeof(int32_t));
+  w->fin = gcn_falloc(len);
+  w->gfin = gcn_falloc(len);
+  w->ta = gcn_falloc(len);
+  w->tb = gcn_falloc(len);
   w->tloss = malloc((size_t)cap * sizeof(double));
   w->coef = malloc((size_t)cap * sizeof(float));
-  if (!w->fin || !w->gfin || !w->ta || !w->tb || !w->ptr || !w->ent || !w->tloss || !w->coef) {
+  int ok = w->fin && w->gfin && w->ta && w->tb && w->tloss && w->coef;
+  for (int k = 0; k < 2; k++) {
+    w->b[k].us = malloc((size_t)cap * sizeof(int32_t));
+    w->b[k].ps = malloc((size_t)cap * sizeof(int32_t));
+    w->b[k].ns = malloc((size_t)cap * sizeof(int32_t));
+    w->b[k].ptr = malloc(((size_t)g->n_nodes + 1) * sizeof(int32_t));
+    w->b[k].ent = malloc((size_t)cap * 3 * sizeof(int32_t));
+    ok = ok && w->b[k].us && w->b[k].ps && w->b[k].ns && w->b[k].ptr && w->b[k].ent;
+  }
+  if (!ok) {
     gcn_work_free(w);
     return MR_ENOMEM;
   }
   return MR_OK;
+}
+
+/* Groups the batch's node occurrences per node (counting sort, stable in triple order). */
+static void gcn_batch_index(const gcn_graph *g, gcn_batch *b) {
+  int32_t nu = g->n_users, nn = g->n_nodes;
+  memset(b->ptr, 0, ((size_t)nn + 1) * sizeof(int32_t));
+  for (int t = 0; t < b->n; t++) {
+    b->ptr[b->us[t] + 1]++;
+    b->ptr[nu + b->ps[t] + 1]++;
+    b->ptr[nu + b->ns[t] + 1]++;
+  }
+  for (int32_t r = 0; r < nn; r++)
+    b->ptr[r + 1] += b->ptr[r];
+  /* fill using ptr[r] as r's cursor (it ends at r's slice end), then shift back to starts */
+  for (int t = 0; t < b->n; t++) {
+    int32_t nodes[3] = {b->us[t], nu + b->ps[t], nu + b->ns[t]};
+    for (int role = 0; role < 3; role++)
+      b->ent[b->ptr[nodes[role]]++] = t * 3 + role;
+  }
+  for (int32_t r = nn; r > 0; r--)
+    b->ptr[r] = b->ptr[r - 1];
+  b->ptr[0] = 0;
 }
 
 static double gcn_sqnorm(const float *x, int dim) {
@@ -228,82 +294,71 @@ static double gcn_dot(const float *a, const float *b, int dim) {
   return s;
 }
 
-/* Loss of the batch (returned) and dL/de0 into grad. The scatter of triple gradients onto
- * nodes is a gather: entries are grouped per node in triple order (counting sort), and each
- * node sums its own entries, so no atomics and a thread-count-independent result. */
-static double gcn_batch(const gcn_graph *g, gcn_work *w, float reg, const float *e0,
-                        const int32_t *us, const int32_t *ps, const int32_t *ns, int n,
-                        float *grad) {
-  int dim = w->dim;
-  int32_t nu = g->n_users, nn = g->n_nodes;
-  gcn_combine(g, dim, w->layers, e0, w->fin, w->ta, w->tb, w->nt);
-#pragma omp parallel for num_threads(w->nt) schedule(static)
+/* Inside a parallel region, after w->fin holds the final embeddings: per-triple loss and
+ * d loss / d x. Ends with the implicit barrier of its worksharing loop. */
+static void gcn_phase_scores(const gcn_graph *g, gcn_work *w, const gcn_batch *b, float reg,
+                             const float *e0) {
+  int dim = w->dim, n = b->n;
+  int32_t nu = g->n_users;
+#pragma omp for schedule(static)
   for (int t = 0; t < n; t++) {
-    const float *fu = w->fin + (size_t)us[t] * dim;
-    const float *fi = w->fin + (size_t)(nu + ps[t]) * dim;
-    const float *fj = w->fin + (size_t)(nu + ns[t]) * dim;
+    const float *fu = w->fin + (size_t)b->us[t] * dim;
+    const float *fi = w->fin + (size_t)(nu + b->ps[t]) * dim;
+    const float *fj = w->fin + (size_t)(nu + b->ns[t]) * dim;
     double x = gcn_dot(fu, fi, dim) - gcn_dot(fu, fj, dim);
     /* softplus(-x) = -log sigmoid(x), written to stay finite for large |x| */
     double sp = x > 0 ? log1p(exp(-x)) : -x + log1p(exp(x));
-    double l2 = gcn_sqnorm(e0 + (size_t)us[t] * dim, dim) +
-                gcn_sqnorm(e0 + (size_t)(nu + ps[t]) * dim, dim) +
-                gcn_sqnorm(e0 + (size_t)(nu + ns[t]) * dim, dim);
+    double l2 = gcn_sqnorm(e0 + (size_t)b->us[t] * dim, dim) +
+                gcn_sqnorm(e0 + (size_t)(nu + b->ps[t]) * dim, dim) +
+                gcn_sqnorm(e0 + (size_t)(nu + b->ns[t]) * dim, dim);
     w->tloss[t] = sp + 0.5 * reg * l2;
-    w->coef[t] = (float)(-1.0 / (1.0 + exp(x)) / n); /* d loss / d x */
+    w->coef[t] = (float)(-1.0 / (1.0 + exp(x)) / n);
   }
-  memset(w->ptr, 0, ((size_t)nn + 1) * sizeof(int32_t));
-  for (int t = 0; t < n; t++) {
-    w->ptr[us[t] + 1]++;
-    w->ptr[nu + ps[t] + 1]++;
-    w->ptr[nu + ns[t] + 1]++;
-  }
-  for (int32_t r = 0; r < nn; r++)
-    w->ptr[r + 1] += w->ptr[r];
-  /* fill in triple order, using ptr[r] as r's cursor (it ends at r's slice end) */
-  for (int t = 0; t < n; t++) {
-    int32_t nodes[3] = {us[t], nu + ps[t], nu + ns[t]};
-    for (int role = 0; role < 3; role++)
-      w->ent[w->ptr[nodes[role]]++] = t * 3 + role;
-  }
-  /* ptr[r] now points at the end of r's slice: shift back to starts */
-  for (int32_t r = nn; r > 0; r--)
-    w->ptr[r] = w->ptr[r - 1];
-  w->ptr[0] = 0;
-#pragma omp parallel for num_threads(w->nt) schedule(dynamic, 64)
+}
+
+/* Columns [c0, c1) of dL/de0 into grad: gather dL/dfinal per node, apply the combination
+ * operator (its own adjoint), add the L2 term (each occurrence of a node adds reg/n * e0). */
+static void gcn_phase_backward_cols(const gcn_graph *g, gcn_work *w, const gcn_batch *b, float reg,
+                                    const float *e0, float *grad, int c0, int c1) {
+  int dim = w->dim;
+  int32_t nu = g->n_users, nn = g->n_nodes;
   for (int32_t r = 0; r < nn; r++) {
     float *o = w->gfin + (size_t)r * dim;
-    for (int c = 0; c < dim; c++)
+    for (int c = c0; c < c1; c++)
       o[c] = 0.0f;
-    for (int32_t k = w->ptr[r]; k < w->ptr[r + 1]; k++) {
-      int t = w->ent[k] / 3, role = w->ent[k] % 3;
+    for (int32_t k = b->ptr[r]; k < b->ptr[r + 1]; k++) {
+      int t = b->ent[k] / 3, role = b->ent[k] % 3;
       float cf = w->coef[t];
-      const float *fu = w->fin + (size_t)us[t] * dim;
+      const float *fu = w->fin + (size_t)b->us[t] * dim;
       if (role == 0) {
-        const float *fi = w->fin + (size_t)(nu + ps[t]) * dim;
-        const float *fj = w->fin + (size_t)(nu + ns[t]) * dim;
-        for (int c = 0; c < dim; c++)
+        const float *fi = w->fin + (size_t)(nu + b->ps[t]) * dim;
+        const float *fj = w->fin + (size_t)(nu + b->ns[t]) * dim;
+        for (int c = c0; c < c1; c++)
           o[c] += cf * (fi[c] - fj[c]);
       } else {
         float s = role == 1 ? cf : -cf;
-        for (int c = 0; c < dim; c++)
+        for (int c = c0; c < c1; c++)
           o[c] += s * fu[c];
       }
     }
   }
-  gcn_combine(g, dim, w->layers, w->gfin, grad, w->ta, w->tb, w->nt);
-  /* L2 on the layer-0 rows: each occurrence of a node in the batch adds reg/n * e0 */
-  float rn = reg / (float)n; /* serial: a few hundred rows, not worth a fork */
+  gcn_combine_cols(g, dim, w->layers, w->gfin, grad, w->ta, w->tb, c0, c1);
+  float rn = reg / (float)b->n;
   for (int32_t r = 0; r < nn; r++) {
-    int32_t occ = w->ptr[r + 1] - w->ptr[r];
+    int32_t occ = b->ptr[r + 1] - b->ptr[r];
     if (!occ)
       continue;
     float s = rn * (float)occ;
     float *gr = grad + (size_t)r * dim;
     const float *er = e0 + (size_t)r * dim;
-    for (int c = 0; c < dim; c++)
+    for (int c = c0; c < c1; c++)
       gr[c] += s * er[c];
   }
-  double loss = 0.0; /* serial sum: the same value for any thread count */
+}
+
+/* Mean loss of a scored batch; a serial sum, so the same value for any thread count. */
+static double gcn_batch_loss(const gcn_work *w, int n) {
+  double loss = 0.0;
   for (int t = 0; t < n; t++)
     loss += w->tloss[t];
   return loss / n;
@@ -322,7 +377,22 @@ int gcn_loss_and_grad(const gcn_graph *g, int dim, int layers, float reg, const 
   int rc = gcn_work_init(&w, g, dim, layers, n);
   if (rc)
     return rc;
-  *loss = gcn_batch(g, &w, reg, e0, users, pos, neg, n, grad);
+  gcn_batch *b = &w.b[0];
+  b->n = n;
+  memcpy(b->us, users, (size_t)n * sizeof(int32_t));
+  memcpy(b->ps, pos, (size_t)n * sizeof(int32_t));
+  memcpy(b->ns, neg, (size_t)n * sizeof(int32_t));
+  gcn_batch_index(g, b);
+#pragma omp parallel
+  {
+    int c0, c1;
+    gcn_my_cols(dim, &c0, &c1);
+    gcn_combine_cols(g, dim, layers, e0, w.fin, w.ta, w.tb, c0, c1);
+#pragma omp barrier
+    gcn_phase_scores(g, &w, b, reg, e0);
+    gcn_phase_backward_cols(g, &w, b, reg, e0, grad, c0, c1);
+  }
+  *loss = gcn_batch_loss(&w, n);
   gcn_work_free(&w);
   return MR_OK;
 }
@@ -420,6 +490,30 @@ static int gcn_rated(const csr *ui, int32_t u, int32_t i) {
   return lo < ui->indptr[u + 1] && ui->indices[lo] == i;
 }
 
+/* Draws batch `bi` of the current permutation with one uniform negative per triple, and indexes
+ * it. Serial (master thread): one RNG stream, so batches do not depend on the thread count. */
+static void gcn_sample_batch(const csr *ui, const gcn_graph *g, const int32_t *eu,
+                             const int32_t *ei, const int32_t *perm, int64_t n_edges, int bs,
+                             int64_t bi, mr_rng *rng, gcn_batch *b) {
+  int64_t start = bi * bs;
+  int n = (int)(n_edges - start < bs ? n_edges - start : bs);
+  int32_t ni = g->n_items;
+  b->n = n;
+  for (int t = 0; t < n; t++) {
+    int32_t e = perm[start + t], u = eu[e], j = 0;
+    b->us[t] = u;
+    b->ps[t] = ei[e];
+    /* a user who rated nearly everything could loop long: cap the rejections */
+    for (int tries = 0; tries < 64; tries++) {
+      j = (int32_t)mr_rng_below(rng, (uint64_t)ni);
+      if (!gcn_rated(ui, u, j))
+        break;
+    }
+    b->ns[t] = j;
+  }
+  gcn_batch_index(g, b);
+}
+
 int gcn_fit(const gcn_opts *o, const csr *ui, gcn_model **out) {
   if (!o || !ui || !out || o->dim <= 0 || o->dim > 4096 || o->layers < 0 || o->layers > 16 ||
       o->epochs < 0 || o->batch_size <= 0 || o->threads < 0 || !(o->lr > 0) || !(o->reg >= 0) ||
@@ -430,13 +524,13 @@ int gcn_fit(const gcn_opts *o, const csr *ui, gcn_model **out) {
   gcn_graph *g = NULL;
   gcn_model *m = NULL;
   gcn_work w;
-  int32_t *eu = NULL, *ei = NULL, *perm = NULL, *bu = NULL, *bp = NULL, *bn = NULL;
+  int32_t *eu = NULL, *ei = NULL, *perm = NULL;
   float *e0 = NULL, *grad = NULL, *am = NULL, *av = NULL;
   memset(&w, 0, sizeof(w));
   if ((rc = gcn_graph_create(ui, o->min_rating, &g)))
     return rc;
   int64_t n_edges = g->indptr[nu]; /* user rows hold each edge once */
-  if (n_edges == 0 || n_edges > INT32_MAX) {
+  if (n_edges == 0 || n_edges > INT32_MAX / 3) {
     rc = n_edges ? MR_ERANGE : MR_EEMPTY;
     goto fail;
   }
@@ -446,19 +540,16 @@ int gcn_fit(const gcn_opts *o, const csr *ui, gcn_model **out) {
   eu = malloc((size_t)n_edges * sizeof(int32_t));
   ei = malloc((size_t)n_edges * sizeof(int32_t));
   perm = malloc((size_t)n_edges * sizeof(int32_t));
-  bu = malloc((size_t)bs * sizeof(int32_t));
-  bp = malloc((size_t)bs * sizeof(int32_t));
-  bn = malloc((size_t)bs * sizeof(int32_t));
-  e0 = malloc(len * sizeof(float));
-  grad = malloc(len * sizeof(float));
-  am = calloc(len, sizeof(float));
-  av = calloc(len, sizeof(float));
-  if (!eu || !ei || !perm || !bu || !bp || !bn || !e0 || !grad || !am || !av)
+  e0 = gcn_falloc(len);
+  grad = gcn_falloc(len);
+  am = gcn_falloc(len);
+  av = gcn_falloc(len);
+  if (!eu || !ei || !perm || !e0 || !grad || !am || !av)
     goto fail;
+  memset(am, 0, len * sizeof(float));
+  memset(av, 0, len * sizeof(float));
   if ((rc = gcn_work_init(&w, g, dim, o->layers, bs)))
     goto fail;
-  if (o->threads > 0)
-    w.nt = o->threads;
   if ((rc = gcn_alloc(nu, ni, dim, &m)))
     goto fail;
   for (int32_t u = 0, e = 0; u < nu; u++)
@@ -471,59 +562,72 @@ int gcn_fit(const gcn_opts *o, const csr *ui, gcn_model **out) {
   mr_rng_seed(&rng, o->seed);
   for (size_t k = 0; k < len; k++)
     e0[k] = (float)(mr_rng_normal(&rng) * o->init_std);
-  const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-  double b1t = 1.0, b2t = 1.0;
-  for (int ep = 0; ep < o->epochs; ep++) {
-    for (int64_t k = n_edges - 1; k > 0; k--) { /* Fisher-Yates */
-      int64_t j = (int64_t)mr_rng_below(&rng, (uint64_t)k + 1);
-      int32_t t = perm[k];
-      perm[k] = perm[j];
-      perm[j] = t;
-    }
-    double ep_loss = 0.0;
-    int n_batches = 0;
-    for (int64_t start = 0; start < n_edges; start += bs) {
-      int n = (int)(n_edges - start < bs ? n_edges - start : bs);
-      /* sampling stays serial: one RNG stream, so the batch is the same for any thread count */
-      for (int t = 0; t < n; t++) {
-        int32_t e = perm[start + t], u = eu[e], j = 0;
-        bu[t] = u;
-        bp[t] = ei[e];
-        /* a user who rated nearly everything could loop long: cap the rejections */
-        for (int tries = 0; tries < 64; tries++) {
-          j = (int32_t)mr_rng_below(&rng, (uint64_t)ni);
-          if (!gcn_rated(ui, u, j))
-            break;
+  const int64_t n_batches = (n_edges + bs - 1) / bs, steps = n_batches * o->epochs;
+  const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, lr = o->lr, reg = o->reg;
+  int nt = o->threads > 0 ? o->threads : omp_get_max_threads();
+  int diverged = 0;
+  double ep_loss = 0.0;
+  /* One parallel region for the whole fit. Per step: the master draws the batch while every
+   * thread propagates its own columns; barrier; triple scores (worksharing loop, barrier); each
+   * thread's columns of the backward pass and of the Adam update. Column ownership makes every
+   * other hand-off thread-private (see gcn_my_cols), and the two batch buffers let the master
+   * fill step s+1's batch while others still read step s's. */
+#pragma omp parallel num_threads(nt)
+  {
+    int c0, c1;
+    gcn_my_cols(dim, &c0, &c1);
+    double b1t = 1.0, b2t = 1.0;
+    for (int64_t s = 0; s < steps; s++) {
+      gcn_batch *b = &w.b[s & 1];
+      int64_t bi = s % n_batches;
+#pragma omp master
+      {
+        if (bi == 0)
+          for (int64_t k = n_edges - 1; k > 0; k--) { /* Fisher-Yates, once per epoch */
+            int64_t j = (int64_t)mr_rng_below(&rng, (uint64_t)k + 1);
+            int32_t t = perm[k];
+            perm[k] = perm[j];
+            perm[j] = t;
+          }
+        gcn_sample_batch(ui, g, eu, ei, perm, n_edges, bs, bi, &rng, b);
+      }
+      gcn_combine_cols(g, dim, o->layers, e0, w.fin, w.ta, w.tb, c0, c1);
+#pragma omp barrier
+      if (diverged) /* set by the master before the barrier: every thread leaves together */
+        break;
+      gcn_phase_scores(g, &w, b, reg, e0);
+#pragma omp master
+      {
+        double l = gcn_batch_loss(&w, b->n);
+        if (!isfinite(l))
+          diverged = 1; /* seen by all after the next barrier; this step still completes */
+        ep_loss += l;
+        if (bi == n_batches - 1) {
+          if (o->progress)
+            o->progress((int)(s / n_batches), ep_loss / (double)n_batches, o->progress_ctx);
+          ep_loss = 0.0;
         }
-        bn[t] = j;
       }
-      double l = gcn_batch(g, &w, o->reg, e0, bu, bp, bn, n, grad);
-      if (!isfinite(l)) {
-        rc = MR_ENUMERIC;
-        goto fail;
-      }
-      ep_loss += l;
-      n_batches++;
+      gcn_phase_backward_cols(g, &w, b, reg, e0, grad, c0, c1);
       b1t *= b1;
       b2t *= b2;
-      float lr_t = (float)(o->lr * sqrt(1.0 - b2t) / (1.0 - b1t));
-#pragma omp parallel for num_threads(w.nt) schedule(static)
-      for (size_t k = 0; k < len; k++) {
-        float gk = grad[k];
-        am[k] = (float)b1 * am[k] + (float)(1.0 - b1) * gk;
-        av[k] = (float)b2 * av[k] + (float)(1.0 - b2) * gk * gk;
-        e0[k] -= lr_t * am[k] / (sqrtf(av[k]) + (float)eps);
-      }
+      float lr_t = (float)(lr * sqrt(1.0 - b2t) / (1.0 - b1t));
+      for (int32_t r = 0; r < g->n_nodes; r++)
+        for (size_t k = (size_t)r * dim + c0; k < (size_t)r * dim + c1; k++) {
+          float gk = grad[k];
+          am[k] = b1 * am[k] + (1.0f - b1) * gk;
+          av[k] = b2 * av[k] + (1.0f - b2) * gk * gk;
+          e0[k] -= lr_t * am[k] / (sqrtf(av[k]) + eps);
+        }
     }
-    if (o->progress)
-      o->progress(ep, ep_loss / n_batches, o->progress_ctx);
+    gcn_combine_cols(g, dim, o->layers, e0, w.fin, w.ta, w.tb, c0, c1);
   }
-  gcn_combine(g, dim, o->layers, e0, w.fin, w.ta, w.tb, w.nt);
+  rc = MR_ENUMERIC;
+  if (diverged)
+    goto fail;
   for (size_t k = 0; k < len; k++)
-    if (!isfinite(w.fin[k])) {
-      rc = MR_ENUMERIC;
+    if (!isfinite(w.fin[k]))
       goto fail;
-    }
   memcpy(m->user_emb, w.fin, (size_t)nu * dim * sizeof(float));
   memcpy(m->item_emb, w.fin + (size_t)nu * dim, (size_t)ni * dim * sizeof(float));
   m->layers = o->layers;
@@ -544,9 +648,6 @@ fail:
   free(am);
   free(grad);
   free(e0);
-  free(bn);
-  free(bp);
-  free(bu);
   free(perm);
   free(ei);
   free(eu);
