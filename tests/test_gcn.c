@@ -70,7 +70,7 @@ static void test_propagate_matches_dense(void **state) {
   csr *ui = make_csr(t, 8, 4, 3);
   gcn_graph *g = NULL;
   assert_int_equal(gcn_graph_create(ui, 3.0f, &g), MR_OK);
-  int n = gcn_graph_n_nodes(g), d = 2;
+  int n = gcn_graph_n_nodes(g);
   assert_int_equal(n, 7);
   double A[7][7] = {{0}}, deg[7] = {0};
   for (int k = 0; k < 8; k++)
@@ -79,20 +79,26 @@ static void test_propagate_matches_dense(void **state) {
       deg[t[k][0]] += 1;
       deg[4 + t[k][1]] += 1;
     }
-  float x[14], y[14];
-  for (int k = 0; k < 14; k++)
-    x[k] = (float)(k % 5) - 1.5f + 0.1f * (float)k;
-  gcn_graph_propagate(g, d, x, y);
-  for (int r = 0; r < n; r++)
-    for (int c = 0; c < d; c++) {
-      double ref = 0.0;
-      for (int s = 0; s < n; s++)
-        if (A[r][s] != 0.0)
-          ref += A[r][s] / sqrt(deg[r] * deg[s]) * x[s * d + c];
-      assert_true(fabs(ref - y[r * d + c]) < 1e-5);
-    }
-  /* the isolated user propagates to zero */
-  assert_true(y[3 * d] == 0.0f && y[3 * d + 1] == 0.0f);
+  /* d = 40 spreads the columns over several threads (blocks of 16) */
+  float x[7 * 40], y[7 * 40];
+  const int dims[2] = {2, 40};
+  for (int q = 0; q < 2; q++) {
+    int d = dims[q];
+    for (int k = 0; k < n * d; k++)
+      x[k] = (float)(k % 5) - 1.5f + 0.1f * (float)(k % 17);
+    gcn_graph_propagate(g, d, x, y);
+    for (int r = 0; r < n; r++)
+      for (int c = 0; c < d; c++) {
+        double ref = 0.0;
+        for (int s = 0; s < n; s++)
+          if (A[r][s] != 0.0)
+            ref += A[r][s] / sqrt(deg[r] * deg[s]) * x[s * d + c];
+        assert_true(fabs(ref - y[r * d + c]) < 1e-5);
+      }
+    /* the isolated user propagates to zero */
+    for (int c = 0; c < d; c++)
+      assert_true(y[3 * d + c] == 0.0f);
+  }
   gcn_graph_free(g);
   gcn_graph_free(NULL);
   csr_free(ui);
@@ -208,24 +214,30 @@ static void test_deterministic_across_threads(void **state) {
   (void)state;
   csr *ui = make_clusters(80, 50, 4, 3);
   gcn_opts o;
-  gcn_model *a = NULL, *b = NULL, *c = NULL;
+  gcn_model *a = NULL, *b = NULL, *c = NULL, *d = NULL;
   small_opts(&o);
   o.epochs = 5;
+  o.dim = 40; /* three column blocks (16, 16, 8): 2 and 3 threads split them unevenly */
   int saved = omp_get_max_threads();
   omp_set_num_threads(1);
   assert_int_equal(gcn_fit(&o, ui, &a), MR_OK);
   omp_set_num_threads(2);
   assert_int_equal(gcn_fit(&o, ui, &b), MR_OK);
   omp_set_num_threads(saved);
-  size_t nu = (size_t)gcn_n_users(a) * 16, ni = (size_t)gcn_n_items(a) * 16;
+  o.threads = 3;
+  assert_int_equal(gcn_fit(&o, ui, &c), MR_OK);
+  size_t nu = (size_t)gcn_n_users(a) * 40, ni = (size_t)gcn_n_items(a) * 40;
   assert_memory_equal(gcn_user_emb(a), gcn_user_emb(b), nu * sizeof(float));
   assert_memory_equal(gcn_item_emb(a), gcn_item_emb(b), ni * sizeof(float));
+  assert_memory_equal(gcn_user_emb(a), gcn_user_emb(c), nu * sizeof(float));
+  assert_memory_equal(gcn_item_emb(a), gcn_item_emb(c), ni * sizeof(float));
   o.seed = 43;
-  assert_int_equal(gcn_fit(&o, ui, &c), MR_OK);
-  assert_memory_not_equal(gcn_item_emb(a), gcn_item_emb(c), ni * sizeof(float));
+  assert_int_equal(gcn_fit(&o, ui, &d), MR_OK);
+  assert_memory_not_equal(gcn_item_emb(a), gcn_item_emb(d), ni * sizeof(float));
   gcn_free(a);
   gcn_free(b);
   gcn_free(c);
+  gcn_free(d);
   csr_free(ui);
 }
 
