@@ -188,24 +188,18 @@ void gcn_graph_propagate(const gcn_graph *g, int dim, const float *in, float *ou
 
 /* ---- one batch: loss and gradient ---- */
 
-/* A batch of BPR triples and, per node, the list of its occurrences (triple * 3 + role, in
- * triple order): the scatter of triple gradients onto nodes becomes a gather, with no atomics and
- * a fixed summation order. */
+/* A batch of BPR triples (user, positive item, negative item; item ids, not node ids). */
 typedef struct gcn_batch {
   int n;
-  int32_t *us, *ps, *ns; /* cap */
-  int32_t *ptr;          /* n_nodes + 1 */
-  int32_t *ent;          /* 3 cap */
+  const int32_t *us, *ps, *ns;
 } gcn_batch;
 
-/* Per-fit buffers, so the training loop never allocates. Two batches: the master thread fills
- * the next one while others may still read the current one. */
+/* Per-fit buffers, so the training loop never allocates. */
 typedef struct gcn_work {
   int dim, layers, cap;
   float *fin, *gfin, *ta, *tb; /* n_nodes x dim */
   double *tloss;               /* cap */
   float *coef;                 /* cap: d loss / d (s_ui - s_uj) */
-  gcn_batch b[2];
 } gcn_work;
 
 static float *gcn_falloc(size_t n) {
@@ -220,13 +214,6 @@ static void gcn_work_free(gcn_work *w) {
   free(w->tb);
   free(w->tloss);
   free(w->coef);
-  for (int k = 0; k < 2; k++) {
-    free(w->b[k].us);
-    free(w->b[k].ps);
-    free(w->b[k].ns);
-    free(w->b[k].ptr);
-    free(w->b[k].ent);
-  }
   memset(w, 0, sizeof(*w));
 }
 
@@ -242,42 +229,11 @@ static int gcn_work_init(gcn_work *w, const gcn_graph *g, int dim, int layers, i
   w->tb = gcn_falloc(len);
   w->tloss = malloc((size_t)cap * sizeof(double));
   w->coef = malloc((size_t)cap * sizeof(float));
-  int ok = w->fin && w->gfin && w->ta && w->tb && w->tloss && w->coef;
-  for (int k = 0; k < 2; k++) {
-    w->b[k].us = malloc((size_t)cap * sizeof(int32_t));
-    w->b[k].ps = malloc((size_t)cap * sizeof(int32_t));
-    w->b[k].ns = malloc((size_t)cap * sizeof(int32_t));
-    w->b[k].ptr = malloc(((size_t)g->n_nodes + 1) * sizeof(int32_t));
-    w->b[k].ent = malloc((size_t)cap * 3 * sizeof(int32_t));
-    ok = ok && w->b[k].us && w->b[k].ps && w->b[k].ns && w->b[k].ptr && w->b[k].ent;
-  }
-  if (!ok) {
+  if (!w->fin || !w->gfin || !w->ta || !w->tb || !w->tloss || !w->coef) {
     gcn_work_free(w);
     return MR_ENOMEM;
   }
   return MR_OK;
-}
-
-/* Groups the batch's node occurrences per node (counting sort, stable in triple order). */
-static void gcn_batch_index(const gcn_graph *g, gcn_batch *b) {
-  int32_t nu = g->n_users, nn = g->n_nodes;
-  memset(b->ptr, 0, ((size_t)nn + 1) * sizeof(int32_t));
-  for (int t = 0; t < b->n; t++) {
-    b->ptr[b->us[t] + 1]++;
-    b->ptr[nu + b->ps[t] + 1]++;
-    b->ptr[nu + b->ns[t] + 1]++;
-  }
-  for (int32_t r = 0; r < nn; r++)
-    b->ptr[r + 1] += b->ptr[r];
-  /* fill using ptr[r] as r's cursor (it ends at r's slice end), then shift back to starts */
-  for (int t = 0; t < b->n; t++) {
-    int32_t nodes[3] = {b->us[t], nu + b->ps[t], nu + b->ns[t]};
-    for (int role = 0; role < 3; role++)
-      b->ent[b->ptr[nodes[role]]++] = t * 3 + role;
-  }
-  for (int32_t r = nn; r > 0; r--)
-    b->ptr[r] = b->ptr[r - 1];
-  b->ptr[0] = 0;
 }
 
 static double gcn_sqnorm(const float *x, int dim) {
@@ -316,43 +272,36 @@ static void gcn_phase_scores(const gcn_graph *g, gcn_work *w, const gcn_batch *b
   }
 }
 
-/* Columns [c0, c1) of dL/de0 into grad: gather dL/dfinal per node, apply the combination
- * operator (its own adjoint), add the L2 term (each occurrence of a node adds reg/n * e0). */
+/* Columns [c0, c1) of dL/de0 into grad: scatter dL/dfinal onto the batch's nodes, apply the
+ * combination operator (its own adjoint), add the L2 term (reg/n * e0 per occurrence of a node).
+ * The scatter needs no atomics and is deterministic: each thread owns its columns, and every
+ * element receives its contributions in triple order whatever the number of threads. */
 static void gcn_phase_backward_cols(const gcn_graph *g, gcn_work *w, const gcn_batch *b, float reg,
                                     const float *e0, float *grad, int c0, int c1) {
   int dim = w->dim;
   int32_t nu = g->n_users, nn = g->n_nodes;
-  for (int32_t r = 0; r < nn; r++) {
-    float *o = w->gfin + (size_t)r * dim;
-    for (int c = c0; c < c1; c++)
-      o[c] = 0.0f;
-    for (int32_t k = b->ptr[r]; k < b->ptr[r + 1]; k++) {
-      int t = b->ent[k] / 3, role = b->ent[k] % 3;
-      float cf = w->coef[t];
-      const float *fu = w->fin + (size_t)b->us[t] * dim;
-      if (role == 0) {
-        const float *fi = w->fin + (size_t)(nu + b->ps[t]) * dim;
-        const float *fj = w->fin + (size_t)(nu + b->ns[t]) * dim;
-        for (int c = c0; c < c1; c++)
-          o[c] += cf * (fi[c] - fj[c]);
-      } else {
-        float s = role == 1 ? cf : -cf;
-        for (int c = c0; c < c1; c++)
-          o[c] += s * fu[c];
-      }
+  for (int32_t r = 0; r < nn; r++)
+    memset(w->gfin + (size_t)r * dim + c0, 0, (size_t)(c1 - c0) * sizeof(float));
+  for (int t = 0; t < b->n; t++) {
+    size_t u = (size_t)b->us[t] * dim, i = (size_t)(nu + b->ps[t]) * dim,
+           j = (size_t)(nu + b->ns[t]) * dim;
+    float cf = w->coef[t];
+    const float *f = w->fin;
+    float *o = w->gfin;
+    for (int c = c0; c < c1; c++) {
+      o[u + c] += cf * (f[i + c] - f[j + c]);
+      o[i + c] += cf * f[u + c];
+      o[j + c] -= cf * f[u + c];
     }
   }
   gcn_combine_cols(g, dim, w->layers, w->gfin, grad, w->ta, w->tb, c0, c1);
   float rn = reg / (float)b->n;
-  for (int32_t r = 0; r < nn; r++) {
-    int32_t occ = b->ptr[r + 1] - b->ptr[r];
-    if (!occ)
-      continue;
-    float s = rn * (float)occ;
-    float *gr = grad + (size_t)r * dim;
-    const float *er = e0 + (size_t)r * dim;
-    for (int c = c0; c < c1; c++)
-      gr[c] += s * er[c];
+  for (int t = 0; t < b->n; t++) {
+    size_t rows[3] = {(size_t)b->us[t] * dim, (size_t)(nu + b->ps[t]) * dim,
+                      (size_t)(nu + b->ns[t]) * dim};
+    for (int q = 0; q < 3; q++)
+      for (int c = c0; c < c1; c++)
+        grad[rows[q] + c] += rn * e0[rows[q] + c];
   }
 }
 
@@ -377,12 +326,7 @@ int gcn_loss_and_grad(const gcn_graph *g, int dim, int layers, float reg, const 
   int rc = gcn_work_init(&w, g, dim, layers, n);
   if (rc)
     return rc;
-  gcn_batch *b = &w.b[0];
-  b->n = n;
-  memcpy(b->us, users, (size_t)n * sizeof(int32_t));
-  memcpy(b->ps, pos, (size_t)n * sizeof(int32_t));
-  memcpy(b->ns, neg, (size_t)n * sizeof(int32_t));
-  gcn_batch_index(g, b);
+  gcn_batch bt = {n, users, pos, neg}, *b = &bt;
 #pragma omp parallel
   {
     int c0, c1;
@@ -490,28 +434,30 @@ static int gcn_rated(const csr *ui, int32_t u, int32_t i) {
   return lo < ui->indptr[u + 1] && ui->indices[lo] == i;
 }
 
-/* Draws batch `bi` of the current permutation with one uniform negative per triple, and indexes
- * it. Serial (master thread): one RNG stream, so batches do not depend on the thread count. */
-static void gcn_sample_batch(const csr *ui, const gcn_graph *g, const int32_t *eu,
-                             const int32_t *ei, const int32_t *perm, int64_t n_edges, int bs,
-                             int64_t bi, mr_rng *rng, gcn_batch *b) {
-  int64_t start = bi * bs;
-  int n = (int)(n_edges - start < bs ? n_edges - start : bs);
-  int32_t ni = g->n_items;
-  b->n = n;
-  for (int t = 0; t < n; t++) {
-    int32_t e = perm[start + t], u = eu[e], j = 0;
-    b->us[t] = u;
-    b->ps[t] = ei[e];
+/* Shuffles the positive edges and draws one uniform negative per edge for a whole epoch into
+ * (us, ps, ns). Serial (master thread): one RNG stream, so the batches do not depend on the
+ * thread count; once per epoch, so the other threads wait for it once per epoch, not per batch. */
+static void gcn_sample_epoch(const csr *ui, int32_t n_items, const int32_t *eu, const int32_t *ei,
+                             int32_t *perm, int64_t n_edges, mr_rng *rng, int32_t *us, int32_t *ps,
+                             int32_t *ns) {
+  for (int64_t k = n_edges - 1; k > 0; k--) { /* Fisher-Yates */
+    int64_t j = (int64_t)mr_rng_below(rng, (uint64_t)k + 1);
+    int32_t t = perm[k];
+    perm[k] = perm[j];
+    perm[j] = t;
+  }
+  for (int64_t t = 0; t < n_edges; t++) {
+    int32_t e = perm[t], u = eu[e], j = 0;
+    us[t] = u;
+    ps[t] = ei[e];
     /* a user who rated nearly everything could loop long: cap the rejections */
     for (int tries = 0; tries < 64; tries++) {
-      j = (int32_t)mr_rng_below(rng, (uint64_t)ni);
+      j = (int32_t)mr_rng_below(rng, (uint64_t)n_items);
       if (!gcn_rated(ui, u, j))
         break;
     }
-    b->ns[t] = j;
+    ns[t] = j;
   }
-  gcn_batch_index(g, b);
 }
 
 int gcn_fit(const gcn_opts *o, const csr *ui, gcn_model **out) {
@@ -524,7 +470,7 @@ int gcn_fit(const gcn_opts *o, const csr *ui, gcn_model **out) {
   gcn_graph *g = NULL;
   gcn_model *m = NULL;
   gcn_work w;
-  int32_t *eu = NULL, *ei = NULL, *perm = NULL;
+  int32_t *eu = NULL, *ei = NULL, *perm = NULL, *ep_buf = NULL;
   float *e0 = NULL, *grad = NULL, *am = NULL, *av = NULL;
   memset(&w, 0, sizeof(w));
   if ((rc = gcn_graph_create(ui, o->min_rating, &g)))
@@ -540,11 +486,13 @@ int gcn_fit(const gcn_opts *o, const csr *ui, gcn_model **out) {
   eu = malloc((size_t)n_edges * sizeof(int32_t));
   ei = malloc((size_t)n_edges * sizeof(int32_t));
   perm = malloc((size_t)n_edges * sizeof(int32_t));
+  /* two epochs of (us, ps, ns): the master fills the next while others finish the last batch */
+  ep_buf = malloc((size_t)n_edges * 6 * sizeof(int32_t));
   e0 = gcn_falloc(len);
   grad = gcn_falloc(len);
   am = gcn_falloc(len);
   av = gcn_falloc(len);
-  if (!eu || !ei || !perm || !e0 || !grad || !am || !av)
+  if (!eu || !ei || !perm || !ep_buf || !e0 || !grad || !am || !av)
     goto fail;
   memset(am, 0, len * sizeof(float));
   memset(av, 0, len * sizeof(float));
@@ -567,30 +515,25 @@ int gcn_fit(const gcn_opts *o, const csr *ui, gcn_model **out) {
   int nt = o->threads > 0 ? o->threads : omp_get_max_threads();
   int diverged = 0;
   double ep_loss = 0.0;
-  /* One parallel region for the whole fit. Per step: the master draws the batch while every
-   * thread propagates its own columns; barrier; triple scores (worksharing loop, barrier); each
-   * thread's columns of the backward pass and of the Adam update. Column ownership makes every
-   * other hand-off thread-private (see gcn_my_cols), and the two batch buffers let the master
-   * fill step s+1's batch while others still read step s's. */
+  /* One parallel region for the whole fit. Per batch: every thread propagates its own columns
+   * (the master first draws the epoch when a new one starts); barrier; triple scores
+   * (worksharing loop, barrier); each thread's columns of the backward pass and of the Adam
+   * update. Column ownership makes every other hand-off thread-private (see gcn_my_cols). */
 #pragma omp parallel num_threads(nt)
   {
     int c0, c1;
     gcn_my_cols(dim, &c0, &c1);
     double b1t = 1.0, b2t = 1.0;
     for (int64_t s = 0; s < steps; s++) {
-      gcn_batch *b = &w.b[s & 1];
-      int64_t bi = s % n_batches;
+      int64_t bi = s % n_batches, ep = s / n_batches;
+      int32_t *eb = ep_buf + (size_t)(ep & 1) * 3 * (size_t)n_edges;
+      int64_t start = bi * bs;
+      gcn_batch bt = {(int)(n_edges - start < bs ? n_edges - start : bs), eb + start,
+                      eb + n_edges + start, eb + 2 * n_edges + start};
+      const gcn_batch *b = &bt;
 #pragma omp master
-      {
-        if (bi == 0)
-          for (int64_t k = n_edges - 1; k > 0; k--) { /* Fisher-Yates, once per epoch */
-            int64_t j = (int64_t)mr_rng_below(&rng, (uint64_t)k + 1);
-            int32_t t = perm[k];
-            perm[k] = perm[j];
-            perm[j] = t;
-          }
-        gcn_sample_batch(ui, g, eu, ei, perm, n_edges, bs, bi, &rng, b);
-      }
+      if (bi == 0)
+        gcn_sample_epoch(ui, ni, eu, ei, perm, n_edges, &rng, eb, eb + n_edges, eb + 2 * n_edges);
       gcn_combine_cols(g, dim, o->layers, e0, w.fin, w.ta, w.tb, c0, c1);
 #pragma omp barrier
       if (diverged) /* set by the master before the barrier: every thread leaves together */
@@ -648,6 +591,7 @@ fail:
   free(am);
   free(grad);
   free(e0);
+  free(ep_buf);
   free(perm);
   free(ei);
   free(eu);
