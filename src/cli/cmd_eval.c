@@ -5,9 +5,23 @@
 #include "cli/cli_cmds.h"
 #include "cli/cli_opts.h"
 #include "core/mr_error.h"
+#include "eval/cold_start.h"
 #include "eval/eval.h"
 
-enum { O_DATA, O_SPLIT, O_CONFIGS, O_JSON, O_DUMP, O_SEED, O_NO_TUNE, O_QUIET, O_N };
+enum {
+  O_DATA,
+  O_SPLIT,
+  O_CONFIGS,
+  O_JSON,
+  O_DUMP,
+  O_CHART,
+  O_COLD,
+  O_COLD_JSON,
+  O_SEED,
+  O_NO_TUNE,
+  O_QUIET,
+  O_N
+};
 static const cli_opt eval_cli_opts[O_N] = {
     [O_DATA] = {"data", CLI_STR, NULL, "MOVIEREC_DATA", "data directory"},
     [O_SPLIT] = {"split", CLI_STR, "user-temporal", NULL,
@@ -16,6 +30,10 @@ static const cli_opt eval_cli_opts[O_N] = {
     [O_JSON] = {"json", CLI_STR, NULL, NULL, "also write the table as JSON to this file"},
     [O_DUMP] = {"dump-recs", CLI_STR, NULL, NULL,
                 "write config<TAB>user_id<TAB>rank<TAB>movie_id lines to this file"},
+    [O_CHART] = {"chart", CLI_STR, NULL, NULL, "write an SVG chart of nDCG@10 against coverage"},
+    [O_COLD] = {"cold-start", CLI_FLAG, NULL, NULL,
+                "also run the cold-start table (histories cut to 0, 1, 3, 5 ratings)"},
+    [O_COLD_JSON] = {"cold-json", CLI_STR, NULL, NULL, "write the cold-start table as JSON"},
     [O_SEED] = {"seed", CLI_INT, "42", NULL, "seed of the random split and of every model"},
     [O_NO_TUNE] = {"no-tune", CLI_FLAG, NULL, NULL,
                    "skip the validation-cut grid search (use each configuration's defaults)"},
@@ -67,6 +85,25 @@ int cmd_eval(int argc, char **argv) {
   if (v.str[O_JSON] && eval_write_json(v.str[O_JSON], split_kind_name(o.split), results, n)) {
     fprintf(stderr, "movierec eval: cannot write %s\n", v.str[O_JSON]);
     goto done;
+  }
+  if (v.str[O_CHART] && eval_write_chart(v.str[O_CHART], split_kind_name(o.split), results, n)) {
+    fprintf(stderr, "movierec eval: cannot write %s\n", v.str[O_CHART]);
+    goto done;
+  }
+  if (v.num[O_COLD] || v.str[O_COLD_JSON]) {
+    cold_result cold[32];
+    int n_cold = 0;
+    if ((rc = cold_run(ds, &o, cold, &n_cold))) {
+      fprintf(stderr, "movierec eval: cold start: %s\n", mr_strerror(rc));
+      goto done;
+    }
+    printf("\n");
+    cold_print_table(stdout, split_kind_name(o.split), cold, n_cold);
+    if (v.str[O_COLD_JSON] &&
+        cold_write_json(v.str[O_COLD_JSON], split_kind_name(o.split), cold, n_cold)) {
+      fprintf(stderr, "movierec eval: cannot write %s\n", v.str[O_COLD_JSON]);
+      goto done;
+    }
   }
   status = 0;
 done:

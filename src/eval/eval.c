@@ -50,15 +50,19 @@ static const eval_config eval_cfg_content = {
     "content", "content", "cast_n=5,min_df=2", "wmode=0|1|2;dim=48|64",
     "TF-IDF + truncated SVD, cosine to the rating-weighted profile"};
 
+static const eval_config eval_cfg_ease = {"ease", "ease", "weighting=0",
+                                          "lambda=50|100|200|400|800|1600",
+                                          "EASE^R closed-form item-item autoencoder (binary X)"};
+static const eval_config eval_cfg_itemknn = {"itemknn", "itemknn", "weighting=1",
+                                             "k=20|50|200|400;shrink=0|10",
+                                             "item-item cosine kNN, top-K neighbours per item"};
+
 /* One line per configuration, in table order. */
 static const eval_config *const eval_configs[] = {
-    &eval_cfg_pop,
-    &eval_cfg_als,
-    &eval_cfg_ts_als,
-    &eval_cfg_ts_als_nogen,
-    &eval_cfg_ts_als_noimdb,
-    &eval_cfg_genre,
-    &eval_cfg_content,
+    &eval_cfg_pop,           &eval_cfg_als,   &eval_cfg_ts_als,  &eval_cfg_ts_als_nogen,
+    &eval_cfg_ts_als_noimdb, &eval_cfg_genre, &eval_cfg_content,
+    &eval_cfg_ease,
+    &eval_cfg_itemknn,
     &eval_cfg_gcn,
     &eval_cfg_gems,
     NULL,

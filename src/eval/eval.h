@@ -22,25 +22,25 @@ typedef struct eval_config {
 
 typedef struct eval_opts {
   split_kind split;
-  double test_frac;   /* 0.2 */
-  uint64_t seed;      /* 42 */
-  int k;              /* 10 */
-  int tune;           /* 1: search the grid on the validation cut */
-  FILE *dump;         /* --dump-recs target or NULL */
-  int verbose;        /* progress on stderr */
+  double test_frac; /* 0.2 */
+  uint64_t seed;    /* 42 */
+  int k;            /* 10 */
+  int tune;         /* 1: search the grid on the validation cut */
+  FILE *dump;       /* --dump-recs target or NULL */
+  int verbose;      /* progress on stderr */
 } eval_opts;
 
 void eval_opts_default(eval_opts *o);
 
 typedef struct eval_result {
   char config[48];
-  char params[160];   /* the parameters used for the final fit */
+  char params[160]; /* the parameters used for the final fit */
   metrics_row m;
   double coverage;
   long n_users;
   double train_seconds;
   double tune_seconds;
-  double valid_ndcg;  /* best validation nDCG@k (0 when nothing was tuned) */
+  double valid_ndcg; /* best validation nDCG@k (0 when nothing was tuned) */
 } eval_result;
 
 /* All known configurations, NULL-terminated. */
@@ -64,5 +64,7 @@ int eval_model(const rec_model *m, const mr_dataset *ds, const csr *train_ui, co
 /* Prints the table / writes the JSON document {"split": ..., "results": [...]}. */
 void eval_print_table(FILE *f, const char *split, const eval_result *r, int n);
 int eval_write_json(const char *path, const char *split, const eval_result *r, int n);
+/* Writes an SVG scatter chart of nDCG@10 against coverage@10. */
+int eval_write_chart(const char *path, const char *split, const eval_result *r, int n);
 
 #endif

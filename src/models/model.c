@@ -140,6 +140,8 @@ extern const rec_ops rec_gems_ops;
 extern const rec_ops rec_two_stage_ops;
 extern const rec_ops rec_genre_ops;
 extern const rec_ops rec_content_ops;
+extern const rec_ops rec_ease_ops;
+extern const rec_ops rec_itemknn_ops;
 
 static const rec_ops *const rec_registry[] = {
     &rec_pop_ops,
@@ -149,6 +151,8 @@ static const rec_ops *const rec_registry[] = {
     &rec_two_stage_ops,
     &rec_genre_ops,
     &rec_content_ops,
+    &rec_ease_ops,
+    &rec_itemknn_ops,
 };
 #define REC_N_KINDS (sizeof(rec_registry) / sizeof(rec_registry[0]))
 
