@@ -346,6 +346,14 @@ static void test_invalid_options(void **state) {
   o.min_rating = 6.0f; /* no edge left */
   assert_int_equal(gcn_fit(&o, ui, &m), MR_EEMPTY);
   assert_null(m);
+  /* divergence stops every thread and is reported, not returned as a model */
+  gcn_opts_default(&o);
+  o.dim = 40;
+  o.batch_size = 8;
+  o.lr = 1e30f;
+  o.threads = 3;
+  assert_int_equal(gcn_fit(&o, ui, &m), MR_ENUMERIC);
+  assert_null(m);
   csr_free(ui);
 }
 

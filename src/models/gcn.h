@@ -19,8 +19,10 @@ typedef struct gcn_opts {
   float init_std;   /* layer-0 init: normal * init_std (default 0.1) */
   float gems_beta;  /* popularity penalty of the gems scorer, stored with the model (0.3) */
   uint64_t seed;    /* init, shuffling and negative sampling (default 42) */
-  int threads;      /* OpenMP threads while fitting; 0 = the OpenMP default (all cores) */
-  /* optional, after each epoch: mean BPR+L2 loss of the epoch's batches (may be NULL) */
+  int threads;      /* OpenMP threads while fitting; 0 = the OpenMP default (all cores). Threads
+                       own blocks of 16 embedding columns, so more than dim/16 threads idle. */
+  /* optional, after each epoch: mean BPR+L2 loss of the epoch's batches (may be NULL); called
+   * on the master thread inside the fit's parallel region: it must not use OpenMP itself */
   void (*progress)(int epoch, double loss, void *ctx);
   void *progress_ctx;
 } gcn_opts;
@@ -29,10 +31,12 @@ void gcn_opts_default(gcn_opts *o);
 
 typedef struct gcn_model gcn_model;
 
-/* Fits on ui (users x items, values = ratings, rows sorted as csr guarantees). Negatives are
- * drawn uniformly from the items the user has not rated at all. Deterministic for o->seed
- * whatever the OpenMP thread count. *out is owned by the caller (gcn_free). Returns MR_EINVAL
- * for bad options, MR_EEMPTY when no rating passes min_rating, MR_ENUMERIC on divergence. */
+/* Fits on ui (users x items, values = ratings, rows sorted as csr guarantees). Each epoch visits
+ * every edge once in a seeded random order; negatives are drawn uniformly from the items the user
+ * has not rated at all. Deterministic (bitwise) for o->seed whatever the OpenMP thread count.
+ * ML-100k (80k ratings, d = 64, 30 epochs): about 2 s on one core. *out is owned by the caller
+ * (gcn_free). Returns MR_EINVAL for bad options, MR_EEMPTY when no rating passes min_rating,
+ * MR_ENUMERIC on divergence. */
 int gcn_fit(const gcn_opts *o, const csr *ui, gcn_model **out);
 void gcn_free(gcn_model *m);
 
