@@ -135,6 +135,8 @@ int rec_top_n(const float *scores, int32_t n_items, const uint8_t *exclude, int 
 /* One line per model kind: add the extern and the table entry. */
 extern const rec_ops rec_pop_ops;
 extern const rec_ops rec_als_ops;
+extern const rec_ops rec_gcn_ops;
+extern const rec_ops rec_gems_ops;
 extern const rec_ops rec_two_stage_ops;
 extern const rec_ops rec_genre_ops;
 extern const rec_ops rec_content_ops;
@@ -145,6 +147,8 @@ extern const rec_ops rec_itemknn_ops;
 static const rec_ops *const rec_registry[] = {
     &rec_pop_ops,
     &rec_als_ops,
+    &rec_gcn_ops,
+    &rec_gems_ops,
     &rec_two_stage_ops,
     &rec_genre_ops,
     &rec_content_ops,

@@ -25,12 +25,12 @@ typedef struct ts_gen_def {
 
 static const ts_gen_def ts_gens[] = {
     {"als", "factors=64,alpha=0.3,reg=20,iterations=15,cg_steps=3,seed=42", FEAT_GEN_ALS},
-    {"gcn", "", FEAT_GEN_GCN},
+    {"gcn", "epochs=30,reg=1e-4,seed=42,lr=0.05,min_rating=3", FEAT_GEN_GCN},
     {"content", "wmode=1,dim=64", FEAT_GEN_CONTENT},
     {"genre", "pop=2,beta=1", FEAT_GEN_GENRE},
     {"itemknn", "k=200,shrink=0,weighting=1", FEAT_GEN_ITEMKNN},
     {"ease", "lambda=400,weighting=0", FEAT_GEN_EASE},
-    {"gems", "", -1},
+    {"gems", "epochs=30,reg=1e-4,seed=42,lr=0.05,min_rating=0,beta=0.3", -1},
 };
 #define TS_N_GEN ((int)(sizeof(ts_gens) / sizeof(ts_gens[0])))
 
