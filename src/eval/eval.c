@@ -24,21 +24,9 @@ static const eval_config eval_cfg_als = {"als", "als", "iterations=15,cg_steps=3
 static const eval_config eval_cfg_gcn = {"gcn", "gcn", "epochs=30,reg=1e-4,seed=42",
                                          "lr=0.03|0.05;min_rating=0|3",
                                          "LightGCN, 3 layers, BPR + Adam (generator alone)"};
-static const eval_config eval_cfg_gems = {"gems", "gems",
-                                          "epochs=30,reg=1e-4,beta=0.3,seed=42",
+static const eval_config eval_cfg_gems = {"gems", "gems", "epochs=30,reg=1e-4,beta=0.3,seed=42",
                                           "lr=0.03|0.05;min_rating=0|3",
                                           "hidden gems: gcn minus beta * popularity z-score"};
-
-/* Two-stage configurations: gens is the candidate-generator bitmask (two_stage.h), drop the
- * ablated feature groups (features.h). */
-#define EVAL_TS(var, name, params, desc)                                                           \
-  static const eval_config var = {name, "two_stage", params, NULL, desc};
-EVAL_TS(eval_cfg_ts_als, "two_stage_ltr_als", "gens=1,per_gen=150",
-        "LambdaMART over ALS candidates (the original system's headline)")
-EVAL_TS(eval_cfg_ts_als_nogen, "two_stage_ltr_als_no_gen_feats", "gens=1,per_gen=150,drop=1",
-        "ablation: two_stage_ltr_als without generator-score features")
-EVAL_TS(eval_cfg_ts_als_noimdb, "two_stage_ltr_als_no_imdb", "gens=1,per_gen=150,drop=8",
-        "ablation: two_stage_ltr_als without IMDb-derived features")
 
 /* genre: pop and beta trade "popular here" against genre affinity; validation nDCG rose from
  * 0.063 (WR alone) to about 0.10 on the user-temporal cut. content: dims above 64 and other
@@ -101,7 +89,8 @@ static const eval_config *const eval_configs[] = {
     &eval_cfg_content,
     &eval_cfg_ease,
     &eval_cfg_itemknn,
-<<<<<<< HEAD
+    &eval_cfg_gcn,
+    &eval_cfg_gems,
     &eval_cfg_ts_als,
     &eval_cfg_ts_gcn,
     &eval_cfg_ts_gems,
@@ -116,10 +105,6 @@ static const eval_config *const eval_configs[] = {
     &eval_cfg_ts_union_nogen,
     &eval_cfg_ts_union_noimdb,
     &eval_cfg_ts_union_nouser,
-=======
-    &eval_cfg_gcn,
-    &eval_cfg_gems,
->>>>>>> wt-gcn
     NULL,
 };
 /* clang-format on */
