@@ -145,10 +145,11 @@ int main(int argc, char **argv) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   if (ref > 0.0)
-    printf("| %s | %d x %d | %lld | %.4f | %.3f | %.2fx faster |", label, nu, ni,
-           (long long)ui->nnz, med, ref, ref / med);
+    printf("| %s | %d x %d | %lld | %.4f | %.4f | %.3f | %.2fx |", label, nu, ni,
+           (long long)ui->nnz, med, per_iter[0], ref, ref / med);
   else
-    printf("| %s | %d x %d | %lld | %.4f | - | - |", label, nu, ni, (long long)ui->nnz, med);
+    printf("| %s | %d x %d | %lld | %.4f | %.4f | - | - |", label, nu, ni, (long long)ui->nnz, med,
+           per_iter[0]);
   printf(" %.0f |\n", (double)ru.ru_maxrss / 1024.0);
   free(per_iter);
   csr_free(ui);
