@@ -11,9 +11,11 @@ B="$BUILD/bench/bench_als"
 echo "ALS: 64 factors, 3 CG steps, 15 iterations, reg 0.05, alpha 2; median of >= 3 fits"
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "load average before the run: $(cut -d" " -f1-3 /proc/loadavg) (other jobs on this machine inflate the timings)"
+echo "CPU share = (user + sys CPU time) / (wall time x threads) during the fits; well below"
+echo "100% means other jobs took the cores (OpenMP spin-waits count as CPU, so it errs high)."
 echo
-echo "| data | users x items | ratings | s/iter (median) | s/iter (fastest fit) | implicit 0.7.2 s/iter | speed-up (implicit / ours) | peak RSS MB |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| data | users x items | ratings | s/iter (median) | s/iter (fastest fit) | implicit 0.7.2 s/iter | speed-up (implicit / ours) | peak RSS MB | CPU share |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 "$B" ml100k "$DATA/ml-100k/u.data" 9
 "$B" synth 6000 4000 1000000 7
 "$B" synth 70000 10000 10000000 3
