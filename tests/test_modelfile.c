@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "core/mr_error.h"
 #include "models/modelfile.h"
 
@@ -129,6 +131,55 @@ static void test_truncated(void **state) {
   unlink(path);
 }
 
+/* Rewrites a u64 field of the first section-table entry (at 64 + field_off) and re-seals the
+ * CRC, so only the bounds checks stand between the reader and a bad access. */
+static void patch_entry_u64(const char *path, long field_off, uint64_t value) {
+  long n = file_size(path);
+  unsigned char *buf = malloc((size_t)n);
+  FILE *f = fopen(path, "r+b");
+  assert_non_null(f);
+  assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+  memcpy(buf + 64 + field_off, &value, 8);
+  uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf + 64, (uInt)(n - 64));
+  memcpy(buf + 40, &crc, 4);
+  fseek(f, 0, SEEK_SET);
+  assert_int_equal(fwrite(buf, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  free(buf);
+}
+
+static void test_section_bounds(void **state) {
+  (void)state;
+  char path[256], err[256];
+  mf_file *f = NULL;
+  tmp_path(path, sizeof(path), "bounds");
+  /* entry layout: name[32] dtype u32 pad u32 rows@40 cols@48 offset@56 bytes@64 */
+  struct {
+    long off;
+    uint64_t value;
+  } cases[] = {
+      {40, UINT64_MAX / 2}, /* rows * cols * 4 overflows */
+      {40, 8},              /* rows * cols * 4 != bytes */
+      {56, 1u << 30},       /* offset past the end */
+      {56, 65},             /* misaligned */
+      {64, UINT64_MAX - 8}, /* bytes huge (and != shape) */
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    write_sample(path);
+    patch_entry_u64(path, cases[i].off, cases[i].value);
+    assert_int_equal(mf_open(path, &f, err, sizeof(err)), MR_EFORMAT);
+    assert_null(f);
+    assert_non_null(strstr(err, "floats"));
+  }
+  /* a section whose shape and size agree but run past the end of the file */
+  write_sample(path);
+  patch_entry_u64(path, 40, 7u << 20);
+  patch_entry_u64(path, 64, (uint64_t)(7u << 20) * 5 * 4);
+  assert_int_equal(mf_open(path, &f, err, sizeof(err)), MR_EFORMAT);
+  assert_non_null(strstr(err, "bounds"));
+  unlink(path);
+}
+
 static void test_bad_magic_and_version(void **state) {
   (void)state;
   char path[256], err[256];
@@ -193,9 +244,13 @@ static void test_bad_args(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_round_trip),          cmocka_unit_test(test_corrupt_payload),
-      cmocka_unit_test(test_truncated),           cmocka_unit_test(test_bad_magic_and_version),
-      cmocka_unit_test(test_garbage_and_missing), cmocka_unit_test(test_bad_args),
+      cmocka_unit_test(test_round_trip),
+      cmocka_unit_test(test_corrupt_payload),
+      cmocka_unit_test(test_truncated),
+      cmocka_unit_test(test_section_bounds),
+      cmocka_unit_test(test_bad_magic_and_version),
+      cmocka_unit_test(test_garbage_and_missing),
+      cmocka_unit_test(test_bad_args),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,13 +51,21 @@ static double als_now(void) {
 }
 
 /* G = F^T F (k x k, full symmetric) for F with n rows. Called only outside parallel regions so
- * OpenBLAS threads never nest inside OpenMP ones. */
+ * OpenBLAS threads never nest inside OpenMP ones. OpenBLAS runs single-threaded here: the Gram
+ * matrix is a few percent of an iteration, one thread makes it bit-identical whatever
+ * OPENBLAS_NUM_THREADS says, and OpenBLAS's pthread workers would otherwise keep spinning on
+ * the cores the OpenMP sweep that follows needs. The previous setting is restored. */
 static void als_gram(const float *f, int32_t n, int k, float *g) {
   if (n <= 0 || k <= 0) {
     memset(g, 0, (size_t)k * (size_t)k * sizeof(float));
     return;
   }
+  int blas_threads = openblas_get_num_threads();
+  if (blas_threads != 1)
+    openblas_set_num_threads(1);
   cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, n, 1.0f, f, k, 0.0f, g, k);
+  if (blas_threads != 1)
+    openblas_set_num_threads(blas_threads);
   for (int i = 0; i < k; i++)
     for (int j = 0; j < i; j++)
       g[(size_t)i * k + j] = g[(size_t)j * k + i];

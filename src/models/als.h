@@ -52,10 +52,12 @@ int als_fold_in(const als_model *m, const int32_t *items, const float *ratings, 
  * computed efficiently; for tests and progress logs. */
 double als_loss(const als_model *m, const csr *ui);
 
-/* Saves through modelfile ("als" kind: user_factors, item_factors, opts). */
+/* Saves through modelfile ("als" kind: f32 sections user_factors (n_users x k) and item_factors
+ * (n_items x k), and an f64 section meta = [k, iterations, cg_steps, reg, alpha, seed low 32
+ * bits, seed high 32 bits, 0]). */
 int als_save(const als_model *m, const char *path);
-/* Loads and verifies; factors are read from the mapping (no copy) or copied, as the
- * implementation chooses. err gets a message on failure. */
+/* Loads and verifies; factors are read from the mapping (no copy): the file stays mapped until
+ * als_free. Y^T Y is recomputed for fold-in. err gets a message on failure. */
 int als_load(const char *path, als_model **out, char *err, size_t errlen);
 
 #endif
