@@ -18,6 +18,7 @@ static const cli_command cli_commands[] = {
     {"recommend", cmd_recommend, "print a user's top movies with titles and scores"},
     {"eval", cmd_eval, "reproduce the evaluation table on a split"},
     {"features", cmd_features, "print the ranker's feature table (Markdown)"},
+    {"api", cmd_api, "serve recommendations over HTTP (port 8000)"},
 };
 
 static void cli_print_help(void) {
