@@ -430,8 +430,10 @@ static void api_on_ratings(redisReply *rep, void *arg) {
       m = ds_movie_index(c->a->ds, id);
     if (m < 0) {
       api_count(&c->L->live_skipped);
-      api_log_limited(&api_last_live_log, "api: skipping a malformed live rating of user %s\n",
-                      c->key);
+      char uid[16];
+      snprintf(uid, sizeof(uid), "%d", (int)c->uid);
+      api_log_limited(&api_last_live_log,
+                      "api: skipping a malformed live rating (or unknown movie) of user %s\n", uid);
       continue;
     }
     c->live[c->n_live++] = (reco_rating){m, r, ts};
