@@ -18,6 +18,7 @@ static const cli_command cli_commands[] = {
     {"recommend", cmd_recommend, "print a user's top movies with titles and scores"},
     {"eval", cmd_eval, "reproduce the evaluation table on a split"},
     {"features", cmd_features, "print the ranker's feature table (Markdown)"},
+    {"events", cmd_events, "event service: POST /interact -> RabbitMQ (port 8001)"},
 };
 
 static void cli_print_help(void) {
