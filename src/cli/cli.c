@@ -19,6 +19,7 @@ static const cli_command cli_commands[] = {
     {"eval", cmd_eval, "reproduce the evaluation table on a split"},
     {"features", cmd_features, "print the ranker's feature table (Markdown)"},
     {"api", cmd_api, "serve recommendations over HTTP (port 8000)"},
+    {"events", cmd_events, "event service: POST /interact -> RabbitMQ (port 8001)"},
 };
 
 static void cli_print_help(void) {

@@ -41,12 +41,12 @@ typedef int (*http_loop_init_fn)(http_loop *loop, void *user);
 typedef void (*http_loop_fini_fn)(http_loop *loop, void *user);
 
 typedef struct http_opts {
-  const char *listen;       /* address to bind; default "127.0.0.1" */
-  int port;                 /* 0 = ephemeral (read it back with http_server_port); default 0 */
-  int threads;              /* loop threads; <= 0 = number of online cores */
-  size_t max_body;          /* larger request bodies get a JSON 413; 0 = 64 KiB */
-  const char *cors_origin;  /* Access-Control-Allow-Origin value ("*" allowed); NULL = no CORS */
-  double stop_grace_s;      /* after a stop, wait this long for pending async requests; 0 = 2 s */
+  const char *listen;      /* address to bind; default "127.0.0.1" */
+  int port;                /* 0 = ephemeral (read it back with http_server_port); default 0 */
+  int threads;             /* loop threads; <= 0 = number of online cores */
+  size_t max_body;         /* larger request bodies get a JSON 413; 0 = 64 KiB */
+  const char *cors_origin; /* Access-Control-Allow-Origin value ("*" allowed); NULL = no CORS */
+  double stop_grace_s;     /* after a stop, wait this long for pending async requests; 0 = 2 s */
   http_loop_init_fn loop_init; /* may be NULL */
   http_loop_fini_fn loop_fini; /* may be NULL */
   void *loop_user;             /* passed to both hooks */
@@ -64,10 +64,10 @@ int http_server_create(const http_opts *o, http_server **out);
 /* Adds a route: `method` ("GET", "POST", ...; exact, case-sensitive), `pattern` an absolute
  * path whose segments are literals or `{name}` (matches one non-empty segment, available via
  * http_req_param), e.g. "/recommendations/{id}/sections". Routes are tried in the order they
- * were added; a last segment `*` (as in "/static/" followed by `*`) matches the rest of the path (param "*"), for static
- * files. Only before http_server_start. Strings are copied. Returns 0, MR_EINVAL or MR_ENOMEM.
- * Unmatched paths get 404, a path matched with another method 405 (with an Allow header),
- * OPTIONS on a matched path 204 with the CORS headers when cors_origin is set. */
+ * were added; a last segment `*` (as in "/static/" followed by `*`) matches the rest of the path
+ * (param "*"), for static files. Only before http_server_start. Strings are copied. Returns 0,
+ * MR_EINVAL or MR_ENOMEM. Unmatched paths get 404, a path matched with another method 405 (with an
+ * Allow header), OPTIONS on a matched path 204 with the CORS headers when cors_origin is set. */
 int http_route(http_server *s, const char *method, const char *pattern, http_handler_fn fn,
                void *user);
 
@@ -100,9 +100,9 @@ const char *http_server_errstr(const http_server *s);
 
 /* ---- Loops ---------------------------------------------------------------------------- */
 
-uv_loop_t *http_loop_uv(http_loop *l);      /* the libuv loop of this thread */
-int http_loop_index(const http_loop *l);     /* 0 .. threads-1 */
-void *http_loop_data(const http_loop *l);    /* what loop_init stored; NULL by default */
+uv_loop_t *http_loop_uv(http_loop *l);    /* the libuv loop of this thread */
+int http_loop_index(const http_loop *l);  /* 0 .. threads-1 */
+void *http_loop_data(const http_loop *l); /* what loop_init stored; NULL by default */
 void http_loop_set_data(http_loop *l, void *data);
 http_server *http_loop_server(http_loop *l);
 
@@ -113,9 +113,9 @@ int http_loop_post(http_loop *l, void (*fn)(void *arg), void *arg);
 
 /* ---- Request view (all on the request's loop thread) ---------------------------------- */
 
-http_loop *http_req_loop(http_req *r);       /* loop thread answering this request */
-const char *http_req_method(const http_req *r);   /* NUL-terminated, e.g. "GET" */
-const char *http_req_path(const http_req *r);     /* raw path without the query, NUL-terminated */
+http_loop *http_req_loop(http_req *r);          /* loop thread answering this request */
+const char *http_req_method(const http_req *r); /* NUL-terminated, e.g. "GET" */
+const char *http_req_path(const http_req *r);   /* raw path without the query, NUL-terminated */
 
 /* Route parameter `{name}`, URL-decoded, NUL-terminated; NULL when the route has none by
  * that name. Valid as long as `r`. */
