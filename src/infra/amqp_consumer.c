@@ -163,6 +163,10 @@ int amqpc_connect(const char *url, int prefetch, int timeout_ms, amqpc **out, ch
     free(c);
     return MR_EINVAL;
   }
+  /* amqp://host:port/ parses to the empty vhost; like most clients, take it as the default
+   * vhost "/" (docs/SERVICES.md's default URL ends with a slash) */
+  if (!c->info.vhost || !*c->info.vhost)
+    c->info.vhost = "/";
   c->prefetch = prefetch;
   c->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
   *out = c;
