@@ -78,7 +78,7 @@ int event_validate(const mr_event *ev, char *err, size_t errlen) {
 
 int event_parse(const char *body, size_t len, mr_event *out, char *err, size_t errlen) {
   json_error_t jerr;
-  json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+  json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
   int rc = MR_EFORMAT;
   if (!root) {
     if (err && errlen)
