@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 MODELS ?= models
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test test-san run train clean format lint
+.PHONY: all build deps test test-san run stop train clean format lint
 
 all: build
 
@@ -34,6 +34,9 @@ run:
 	scripts/deps
 	$(MAKE) build
 	scripts/run
+
+stop:
+	scripts/stop
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
