@@ -430,6 +430,10 @@ static void test_static(void **state) {
   assert_non_null(strstr(r.head, "content-type: application/json"));
   resp_free(&r);
   unlink(path);
+  http_do("GET", "/static", NULL, NULL, 0, &r);
+  assert_int_equal(r.status, 404);
+  assert_non_null(strstr(r.body, "no route"));
+  resp_free(&r);
   http_do("GET", "/static/missing.html", NULL, NULL, 0, &r);
   assert_int_equal(r.status, 404);
   assert_non_null(strstr(r.body, "\"error\""));
