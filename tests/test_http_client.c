@@ -107,7 +107,9 @@ static void fake_stop(fake_server *s) {
   pthread_mutex_destroy(&s->mu);
 }
 
-#define R202 "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 21\r\n\r\n{\"status\":\"accepted\"}"
+#define R202                                                                                       \
+  "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: "                    \
+  "21\r\n\r\n{\"status\":\"accepted\"}"
 #define R503 "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 16\r\n\r\n{\"error\":\"down\"}"
 #define R422 "HTTP/1.1 422 Unprocessable Entity\r\nContent-Length: 18\r\n\r\n{\"error\":\"rating\"}"
 
@@ -120,8 +122,8 @@ static void test_post_and_read(void **state) {
   snprintf(url, sizeof(url), "http://127.0.0.1:%d/interact", s.port);
   httpc_response r;
   const char *body = "{\"user_id\": 1, \"movie_id\": 2, \"rating\": 3}";
-  assert_int_equal(httpc_request("POST", url, "application/json", body, strlen(body), 2000, &r,
-                                 err, sizeof(err)),
+  assert_int_equal(httpc_request("POST", url, "application/json", body, strlen(body), 2000, &r, err,
+                                 sizeof(err)),
                    MR_OK);
   assert_int_equal(r.status, 202);
   assert_string_equal(r.body, "{\"status\":\"accepted\"}");
@@ -136,11 +138,11 @@ static void test_post_and_read(void **state) {
 
 static void test_chunked_and_eof_bodies(void **state) {
   (void)state;
-  static const char *const script[] = {
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n",
-      "HTTP/1.0 404 Not Found\r\n\r\nno length, read to EOF",
-      "garbage that is not HTTP\r\n\r\n",
-      "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"};
+  static const char *const script[] = {"HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+                                       "chunked\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n",
+                                       "HTTP/1.0 404 Not Found\r\n\r\nno length, read to EOF",
+                                       "garbage that is not HTTP\r\n\r\n",
+                                       "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"};
   fake_server s;
   fake_start(&s, script, 4);
   char url[128], err[256] = "";
@@ -173,9 +175,9 @@ static void test_errors(void **state) {
     assert_int_equal(httpc_request("GET", bad[i], NULL, NULL, 0, 100, &r, err, sizeof(err)),
                      MR_EINVAL);
   /* refused: nothing listens on port 1 */
-  assert_int_equal(httpc_request("GET", "http://127.0.0.1:1/", NULL, NULL, 0, 1000, &r, err,
-                                 sizeof(err)),
-                   MR_EIO);
+  assert_int_equal(
+      httpc_request("GET", "http://127.0.0.1:1/", NULL, NULL, 0, 1000, &r, err, sizeof(err)),
+      MR_EIO);
   assert_non_null(strstr(err, "cannot connect"));
   /* a server that never answers: bounded by the timeout */
   static const char *const script[] = {"HANG"};
@@ -196,8 +198,8 @@ static void test_errors(void **state) {
 static int run_populate(int port, const char *count) {
   char url[128];
   snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-  char *argv[] = {"--url", url, "--count", (char *)count, "--users", "2", "--seed", "7",
-                  "--data", MR_FIXTURES "/mini"};
+  char *argv[] = {"--url", url,      "--count", (char *)count, "--users",
+                  "2",     "--seed", "7",       "--data",      MR_FIXTURES "/mini"};
   return cmd_populate(10, argv);
 }
 

@@ -78,10 +78,10 @@ static int flush(void **state) {
   return 0;
 }
 
-#define NEED_REDIS()                                                                             \
-  do {                                                                                           \
-    if (!port)                                                                                   \
-      skip();                                                                                    \
+#define NEED_REDIS()                                                                               \
+  do {                                                                                             \
+    if (!port)                                                                                     \
+      skip();                                                                                      \
   } while (0)
 
 static long long raw_int(const char *fmt, ...) {
@@ -126,8 +126,9 @@ static void test_url_and_connect_errors(void **state) {
   (void)state;
   store *st = (store *)1;
   char err[256];
-  const char *bad[] = {"http://x", "redis://", "redis://:6379", "redis://h:0", "redis://h:70000",
-                       "redis://h:12x", "redis://h/abc", "redis://u:p@h", "redis://h:1/2/3"};
+  const char *bad[] = {"http://x",      "redis://",        "redis://:6379",
+                       "redis://h:0",   "redis://h:70000", "redis://h:12x",
+                       "redis://h/abc", "redis://u:p@h",   "redis://h:1/2/3"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     assert_int_equal(store_connect(bad[i], 100, &st, err, sizeof(err)), MR_EINVAL);
     assert_null(st);
@@ -326,11 +327,11 @@ static void test_trending_scores(void **state) {
   struct {
     int64_t movie, age;
   } evs[] = {
-      {1, 0},   {1, 100},  {2, 200},  {2, 200}, {2, 200}, /* 1: 1 + 0.5; 2: 3 * 0.25 */
-      {3, 1001},                                          /* outside the 1000 s window */
-      {4, -50},                                           /* after now (skew): age 0 -> 1 */
-      {5, 100}, {6, 100},                                 /* a tie at 0.5: lower id first */
-      {7, 1000},                                          /* at the window's edge: counted */
+      {1, 0},    {1, 100}, {2, 200}, {2, 200}, {2, 200}, /* 1: 1 + 0.5; 2: 3 * 0.25 */
+      {3, 1001},                                         /* outside the 1000 s window */
+      {4, -50},                                          /* after now (skew): age 0 -> 1 */
+      {5, 100},  {6, 100},                               /* a tie at 0.5: lower id first */
+      {7, 1000},                                         /* at the window's edge: counted */
   };
   for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
     mr_event ev = mk(9, evs[i].movie, 3, now - evs[i].age);

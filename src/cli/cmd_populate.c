@@ -39,8 +39,8 @@ static int populate_post(const char *url, const char *body, int timeout_ms, long
   int backoff = 100;
   for (int attempt = 0; attempt < POPULATE_TRIES; attempt++) {
     httpc_response r;
-    int rc = httpc_request("POST", url, "application/json", body, strlen(body), timeout_ms, &r,
-                           err, errlen);
+    int rc = httpc_request("POST", url, "application/json", body, strlen(body), timeout_ms, &r, err,
+                           errlen);
     int status = rc ? 0 : r.status;
     if (!rc && status != 503 && status != 202)
       snprintf(err, errlen, "HTTP %d: %.200s", status, r.body);
@@ -124,8 +124,8 @@ int cmd_populate(int argc, char **argv) {
                       : lround(mean + 0.8 * mr_rng_normal(&rng));
     rating = rating < 1 ? 1 : rating > 5 ? 5 : rating;
     char body[128], err[512] = "";
-    snprintf(body, sizeof(body), "{\"user_id\": %ld, \"movie_id\": %d, \"rating\": %ld}",
-             first + u, ds->movies[m].id, rating);
+    snprintf(body, sizeof(body), "{\"user_id\": %ld, \"movie_id\": %d, \"rating\": %ld}", first + u,
+             ds->movies[m].id, rating);
     int st = populate_post(url, body, (int)v.num[O_TIMEOUT], &retries, err, sizeof(err));
     if (st == 202) {
       accepted++;
