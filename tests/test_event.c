@@ -15,9 +15,8 @@
 
 static void test_valid(void **state) {
   (void)state;
-  const char *b =
-      "{\"event_id\": \"" ID "\", \"user_id\": 42, \"movie_id\": 50, \"rating\": 4, "
-      "\"ts\": 1764070000}";
+  const char *b = "{\"event_id\": \"" ID "\", \"user_id\": 42, \"movie_id\": 50, \"rating\": 4, "
+                  "\"ts\": 1764070000}";
   mr_event ev;
   char err[256] = "";
   assert_int_equal(event_parse(b, strlen(b), &ev, err, sizeof(err)), MR_OK);
@@ -153,8 +152,7 @@ static void test_invalid_forms(void **state) {
       fail_msg("case %zu: body %s: rc %d, error '%s', want '%s'", i, cases[i].body, rc, err,
                cases[i].want);
     /* and the same with no error buffer: still rejected, no crash */
-    assert_int_equal(event_parse(cases[i].body, strlen(cases[i].body), &ev, NULL, 0),
-                     MR_EFORMAT);
+    assert_int_equal(event_parse(cases[i].body, strlen(cases[i].body), &ev, NULL, 0), MR_EFORMAT);
   }
 }
 
