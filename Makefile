@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 MODELS ?= models
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test test-san run stop train clean format lint
+.PHONY: all build deps deps-extra test test-san run stop train clean format lint
 
 all: build
 
@@ -17,11 +17,15 @@ build:
 deps:
 	scripts/deps
 
-test: build
+# the suite's UI test needs Chromium (and the benchmarks wrk, nginx)
+deps-extra:
+	MOVIEREC_DEPS_EXTRA=1 scripts/deps
+
+test: deps-extra build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
-test-san:
+test-san: deps-extra
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMR_SANITIZE=ON -DMR_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
