@@ -164,8 +164,11 @@ static void test_as_of_time_and_no_leakage(void **state) {
   assert_float_equal(a[mr], b[mr], 0);
   assert_true(isnan(b[nf + mr])); /* movie 3: no rating up to day 20 */
   /* an earlier rating does count */
-  mr_rating earlier[] = {{0, 0, 5, 10 * DAY}, {0, 1, 3, 20 * DAY}, {1, 2, 4, 15 * DAY},
-                         {2, 2, 2, 18 * DAY}, {1, 3, 5, 19 * DAY}};
+  mr_rating earlier[] = {{0, 0, 5, 10 * DAY},
+                         {0, 1, 3, 20 * DAY},
+                         {1, 2, 4, 15 * DAY},
+                         {2, 2, 2, 18 * DAY},
+                         {1, 3, 5, 19 * DAY}};
   compute(&w, earlier, 5, 0, cands, 2, 0, b);
   assert_float_equal(b[nf + p7], 1.0, 0);
   assert_float_equal(b[nf + lp], log1p(1.0), 1e-6);

@@ -6,10 +6,10 @@
 typedef enum cli_opt_type { CLI_STR, CLI_INT, CLI_FLAG } cli_opt_type;
 
 typedef struct cli_opt {
-  const char *name;  /* long name without dashes, e.g. "data" */
+  const char *name; /* long name without dashes, e.g. "data" */
   cli_opt_type type;
-  const char *dflt;  /* default as text (NULL: none) */
-  const char *env;   /* environment variable consulted before the default (NULL: none) */
+  const char *dflt; /* default as text (NULL: none) */
+  const char *env;  /* environment variable consulted before the default (NULL: none) */
   const char *help;
 } cli_opt;
 

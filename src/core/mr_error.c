@@ -7,8 +7,8 @@ const char *mr_strerror(int status) {
   switch (status) {
   case MR_OK:
     return "success";
-#define MR_ERR_CASE(name, value, msg)                                            \
-  case value:                                                                    \
+#define MR_ERR_CASE(name, value, msg)                                                              \
+  case value:                                                                                      \
     return msg;
     MR_ERRNO_MAP(MR_ERR_CASE)
 #undef MR_ERR_CASE

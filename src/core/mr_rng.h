@@ -22,7 +22,9 @@ static inline void mr_rng_seed(mr_rng *r, uint64_t seed) {
     r->s[i] = mr_splitmix64(&seed);
 }
 
-static inline uint64_t mr_rng_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t mr_rng_rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 
 static inline uint64_t mr_rng_next(mr_rng *r) {
   uint64_t *s = r->s;
@@ -38,7 +40,9 @@ static inline uint64_t mr_rng_next(mr_rng *r) {
 }
 
 /* Uniform double in [0, 1). */
-static inline double mr_rng_uniform(mr_rng *r) { return (double)(mr_rng_next(r) >> 11) * 0x1.0p-53; }
+static inline double mr_rng_uniform(mr_rng *r) {
+  return (double)(mr_rng_next(r) >> 11) * 0x1.0p-53;
+}
 
 /* Uniform integer in [0, n) for n > 0 (Lemire's multiply-shift; bias is negligible here). */
 static inline uint64_t mr_rng_below(mr_rng *r, uint64_t n) {

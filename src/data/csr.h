@@ -12,9 +12,9 @@
 typedef struct csr {
   int32_t n_rows, n_cols;
   int64_t nnz;
-  int64_t *indptr;   /* n_rows + 1 */
-  int32_t *indices;  /* nnz */
-  float *values;     /* nnz (the rating) */
+  int64_t *indptr;  /* n_rows + 1 */
+  int32_t *indices; /* nnz */
+  float *values;    /* nnz (the rating) */
 } csr;
 
 /* Builds users x movies (transpose = 0) or movies x users (transpose = 1) from ratings.

@@ -18,10 +18,10 @@ typedef struct mr_rating {
 } mr_rating;
 
 typedef struct mr_user {
-  int32_t id;        /* MovieLens id */
-  int age;           /* 0 when unknown */
-  char gender;       /* 'M', 'F', or '?' when unknown */
-  int occupation;    /* index into mr_dataset.occupations, -1 when unknown */
+  int32_t id;     /* MovieLens id */
+  int age;        /* 0 when unknown */
+  char gender;    /* 'M', 'F', or '?' when unknown */
+  int occupation; /* index into mr_dataset.occupations, -1 when unknown */
   char zip[12];
 } mr_user;
 
@@ -32,24 +32,24 @@ typedef struct mr_strlist {
 } mr_strlist;
 
 typedef struct mr_movie {
-  int32_t id;              /* MovieLens id */
-  char *title;             /* UTF-8, e.g. "Toy Story (1995)" */
-  int year;                /* release year, 0 when unknown */
-  char *release_date;      /* as in u.item, e.g. "01-Jan-1995", may be "" */
-  char *imdb_url;          /* MovieLens' IMDb URL, may be "" */
-  uint32_t genres;         /* bit g set when the movie has genre g (u.genre order) */
+  int32_t id;         /* MovieLens id */
+  char *title;        /* UTF-8, e.g. "Toy Story (1995)" */
+  int year;           /* release year, 0 when unknown */
+  char *release_date; /* as in u.item, e.g. "01-Jan-1995", may be "" */
+  char *imdb_url;     /* MovieLens' IMDb URL, may be "" */
+  uint32_t genres;    /* bit g set when the movie has genre g (u.genre order) */
 
   /* IMDb enrichment; has_imdb == 0 when the movie has no usable IMDb row. */
   int has_imdb;
-  char imdb_id[16];        /* "tt0111804", "" when unknown */
-  char *description;       /* "" when missing */
-  float imdb_rating;       /* 1-10, 0 when missing */
-  double imdb_votes;       /* parsed "951"/"1.4K"/"930K", 0 when missing */
+  char imdb_id[16];  /* "tt0111804", "" when unknown */
+  char *description; /* "" when missing */
+  float imdb_rating; /* 1-10, 0 when missing */
+  double imdb_votes; /* parsed "951"/"1.4K"/"930K", 0 when missing */
   mr_strlist directors, writers, cast;
-  char *age_rating;        /* "PG-13", "" when missing */
-  int runtime_min;         /* from "1h 24min", 0 when missing */
-  char *poster_url;        /* first URL of the poster srcset, "" when missing */
-  int imdb_year;           /* IMDb's year, 0 when missing */
+  char *age_rating; /* "PG-13", "" when missing */
+  int runtime_min;  /* from "1h 24min", 0 when missing */
+  char *poster_url; /* first URL of the poster srcset, "" when missing */
+  int imdb_year;    /* IMDb's year, 0 when missing */
 } mr_movie;
 
 /* Counts of what the loaders could not use; every loader reports these on stderr too. */
@@ -102,10 +102,10 @@ const char *ds_resolve_dir(const char *flag);
  * updates ds->report; "path" is the file itself. */
 int ds_load_genres(mr_dataset *ds, const char *path);
 int ds_load_occupations(mr_dataset *ds, const char *path);
-int ds_load_movies(mr_dataset *ds, const char *path);       /* u.item, Latin-1 -> UTF-8 */
-int ds_load_users(mr_dataset *ds, const char *path);        /* needs occupations loaded */
-int ds_load_ratings(mr_dataset *ds, const char *path);      /* needs users and movies */
-int ds_load_imdb(mr_dataset *ds, const char *path);         /* needs movies */
+int ds_load_movies(mr_dataset *ds, const char *path);  /* u.item, Latin-1 -> UTF-8 */
+int ds_load_users(mr_dataset *ds, const char *path);   /* needs occupations loaded */
+int ds_load_ratings(mr_dataset *ds, const char *path); /* needs users and movies */
+int ds_load_imdb(mr_dataset *ds, const char *path);    /* needs movies */
 
 /* Builds the id -> index tables from users[]/movies[] (called by the loaders). */
 int ds_build_index(mr_dataset *ds);

@@ -9,13 +9,13 @@
 #include "data/csr.h"
 
 typedef struct als_opts {
-  int factors;       /* latent dimension k (default 64) */
-  int iterations;    /* full sweeps (default 15) */
-  int cg_steps;      /* CG steps per solve, warm-started; 0 = exact Cholesky solve (default 3) */
-  float reg;         /* L2 regularization lambda (default 0.05) */
-  float alpha;       /* confidence c = 1 + alpha * rating (default 2.0) */
-  uint64_t seed;     /* factor initialization (default 42) */
-  int threads;       /* 0 = all cores */
+  int factors;    /* latent dimension k (default 64) */
+  int iterations; /* full sweeps (default 15) */
+  int cg_steps;   /* CG steps per solve, warm-started; 0 = exact Cholesky solve (default 3) */
+  float reg;      /* L2 regularization lambda (default 0.05) */
+  float alpha;    /* confidence c = 1 + alpha * rating (default 2.0) */
+  uint64_t seed;  /* factor initialization (default 42) */
+  int threads;    /* 0 = all cores */
   /* optional progress callback after each iteration (may be NULL) */
   void (*progress)(int iteration, double seconds, void *ctx);
   void *progress_ctx;
@@ -46,7 +46,8 @@ int als_score_vector(const als_model *m, const float *x, float *scores);
 /* Real-time fold-in: solves one user's vector exactly (Cholesky) from that user's ratings
  * against the fixed item factors: (Y^T Y + Y^T (C_u - I) Y + reg I) x = Y^T C_u p_u.
  * Uses the cached Y^T Y; x_out has factors floats. Works for n = 0 (returns zeros). */
-int als_fold_in(const als_model *m, const int32_t *items, const float *ratings, int n, float *x_out);
+int als_fold_in(const als_model *m, const int32_t *items, const float *ratings, int n,
+                float *x_out);
 
 /* The implicit objective sum c_ui (p_ui - x_u.y_i)^2 + reg (|X|^2 + |Y|^2) over all pairs,
  * computed efficiently; for tests and progress logs. */

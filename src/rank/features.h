@@ -26,8 +26,13 @@ typedef enum feat_gen {
 } feat_gen;
 
 /* Feature groups, for ablations. */
-enum { FEAT_GROUP_GENERATOR = 1, FEAT_GROUP_USER = 2, FEAT_GROUP_MOVIE = 4, FEAT_GROUP_IMDB = 8,
-       FEAT_GROUP_USER_MOVIE = 16 };
+enum {
+  FEAT_GROUP_GENERATOR = 1,
+  FEAT_GROUP_USER = 2,
+  FEAT_GROUP_MOVIE = 4,
+  FEAT_GROUP_IMDB = 8,
+  FEAT_GROUP_USER_MOVIE = 16
+};
 
 typedef struct feat_def {
   const char *name;
@@ -57,16 +62,16 @@ void feat_history(const feat_ctx *c, int32_t user, const int32_t **items, int64_
  * n_movies array of that generator's scores; proposed[c] counts the generators that proposed
  * candidate c (may be NULL). */
 typedef struct feat_user_input {
-  int32_t user;                /* dense index, or -1 for a history-only user */
-  const int32_t *hist_items;   /* history-only users: their items / ratings / times */
+  int32_t user;              /* dense index, or -1 for a history-only user */
+  const int32_t *hist_items; /* history-only users: their items / ratings / times */
   const float *hist_ratings;
-  const int64_t *hist_ts;      /* may be NULL: times unknown (treated as "now") */
+  const int64_t *hist_ts; /* may be NULL: times unknown (treated as "now") */
   int n_hist;
   const float *gen_scores[FEAT_N_GEN];
   const int32_t *cands;
   const uint8_t *proposed;
   int n_cands;
-  int drop_groups;             /* FEAT_GROUP_* bits whose columns are set to NaN */
+  int drop_groups; /* FEAT_GROUP_* bits whose columns are set to NaN */
 } feat_user_input;
 
 /* Fills x (n_cands x feat_count(), row-major). Allocates no memory beyond the context's

@@ -7,16 +7,16 @@
 #include <stdint.h>
 
 typedef struct ltr_opts {
-  int trees;            /* boosting rounds (upper bound with early stopping), default 300 */
-  int max_depth;        /* default 6 */
-  float eta;            /* learning rate, default 0.05 */
-  float subsample;      /* row subsample, default 0.8 */
-  float colsample;      /* column subsample per tree, default 0.8 */
+  int trees;              /* boosting rounds (upper bound with early stopping), default 300 */
+  int max_depth;          /* default 6 */
+  float eta;              /* learning rate, default 0.05 */
+  float subsample;        /* row subsample, default 0.8 */
+  float colsample;        /* column subsample per tree, default 0.8 */
   float min_child_weight; /* default 1 */
-  float lambda;         /* L2 on leaf weights, default 1 */
-  int early_stopping;   /* rounds without validation improvement before stopping; 0 = off */
-  uint64_t seed;        /* default 42 */
-  int threads;          /* 0 = all cores */
+  float lambda;           /* L2 on leaf weights, default 1 */
+  int early_stopping;     /* rounds without validation improvement before stopping; 0 = off */
+  uint64_t seed;          /* default 42 */
+  int threads;            /* 0 = all cores */
 } ltr_opts;
 
 void ltr_opts_default(ltr_opts *o);
