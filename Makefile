@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 MODELS ?= models
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test test-san run train clean format lint
+.PHONY: all build deps deps-extra test test-san run train clean format lint
 
 all: build
 
@@ -16,6 +16,10 @@ build:
 
 deps:
 	scripts/deps
+
+# Also chromium + nodejs (the UI test) and wrk + nginx (the benchmarks).
+deps-extra:
+	MOVIEREC_DEPS_EXTRA=1 scripts/deps
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
