@@ -35,15 +35,26 @@ grep -F -x -f "$TMP/features.md" docs/FEATURES.md | diff - "$TMP/features.md" >/
 
 # train + recommend
 "$BIN" train --data "$DATA" --models "$TMP/models" 2>"$TMP/train.log"
-[ -s "$TMP/models/als.bin" ] && [ -s "$TMP/models/pop.bin" ] || fail "model files missing"
+for f in pop als gcn gems content genre itemknn ease ranker; do
+  [ -s "$TMP/models/current/$f.bin" ] || fail "model file $f.bin missing"
+done
+[ "$(readlink "$TMP/models/current")" = v1 ] || fail "models/current does not point at v1"
 "$BIN" recommend --user 1 --n 5 --data "$DATA" --models "$TMP/models" >"$TMP/rec.txt"
 [ "$(grep -c '^[1-5] ' "$TMP/rec.txt")" -eq 5 ] || fail "expected 5 recommendations: $(cat "$TMP/rec.txt")"
 grep -q "([12][0-9][0-9][0-9])" "$TMP/rec.txt" || fail "no titles in: $(cat "$TMP/rec.txt")"
+# a new user with genres gets movies of those genres
+"$BIN" recommend --user 99999 --genres Documentary --section genre --n 3 --data "$DATA" \
+  --models "$TMP/models" >"$TMP/new.txt" 2>/dev/null
+[ "$(grep -c '^[1-3] ' "$TMP/new.txt")" -eq 3 ] || fail "new user: $(cat "$TMP/new.txt")"
+if "$BIN" recommend --user 1 --genres Nonsense --data "$DATA" --models "$TMP/models" 2>"$TMP/err"; then
+  fail "unknown genre accepted"
+fi
+grep -q "unknown genre 'Nonsense'" "$TMP/err" || fail "genre message: $(cat "$TMP/err")"
 # a corrupt model file is refused with a clear message
-cp "$TMP/models/als.bin" "$TMP/models/als.good"
-byte=$(od -An -tu1 -j 5000 -N 1 "$TMP/models/als.bin" | tr -d ' ')
-printf "\\$(printf '%03o' $((byte ^ 1)))" | dd of="$TMP/models/als.bin" bs=1 seek=5000 conv=notrunc 2>/dev/null
-cmp -s "$TMP/models/als.bin" "$TMP/models/als.good" && fail "corruption did not change the file"
+cp "$TMP/models/current/als.bin" "$TMP/models/current/als.good"
+byte=$(od -An -tu1 -j 5000 -N 1 "$TMP/models/current/als.bin" | tr -d ' ')
+printf "\\$(printf '%03o' $((byte ^ 1)))" | dd of="$TMP/models/current/als.bin" bs=1 seek=5000 conv=notrunc 2>/dev/null
+cmp -s "$TMP/models/current/als.bin" "$TMP/models/current/als.good" && fail "corruption did not change the file"
 if "$BIN" recommend --user 1 --data "$DATA" --models "$TMP/models" 2>"$TMP/err"; then fail "corrupt model accepted"; fi
 grep -qi "checksum\|corrupt" "$TMP/err" || fail "corrupt message: $(cat "$TMP/err")"
 

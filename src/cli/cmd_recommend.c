@@ -1,48 +1,45 @@
-/* `movierec recommend`: a user's top movies (titles and scores) from the trained model files. */
+/* `movierec recommend`: a user's top movies (titles and scores) from the published model. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli_cmds.h"
 #include "cli/cli_opts.h"
 #include "core/mr_error.h"
-#include "models/model.h"
+#include "pipeline/reco.h"
 
-enum { O_USER, O_N_RECS, O_MODEL, O_DATA, O_MODELS, O_N };
+enum { O_USER, O_N_RECS, O_SECTION, O_GENRES, O_DATA, O_MODELS, O_N };
 static const cli_opt rec_opts[O_N] = {
-    [O_USER] = {"user", CLI_INT, NULL, NULL, "MovieLens user id (required; unknown ids are new "
-                                             "users and get the popularity fallback)"},
-    [O_N_RECS] = {"n", CLI_INT, "10", NULL, "how many movies (1-1000)"},
-    [O_MODEL] = {"model", CLI_STR, "als", NULL, "model file to use: als or pop"},
-    [O_DATA] = {"data", CLI_STR, NULL, "MOVIEREC_DATA", "data directory (titles, seen movies)"},
-    [O_MODELS] = {"models", CLI_STR, "models", "MOVIEREC_MODELS", "directory of model files"},
+    [O_USER] = {"user", CLI_INT, NULL, NULL,
+                "MovieLens user id (required; ids not in the data are new users)"},
+    [O_N_RECS] = {"n", CLI_INT, "10", NULL, "how many movies (1-500)"},
+    [O_SECTION] = {"section", CLI_STR, "personalized", NULL,
+                   "personalized | hidden_gems | genre | popular"},
+    [O_GENRES] = {"genres", CLI_STR, NULL, NULL,
+                  "favourite genres of a new user, e.g. Action,Comedy"},
+    [O_DATA] = {"data", CLI_STR, NULL, "MOVIEREC_DATA", "data directory (titles, history)"},
+    [O_MODELS] = {"models", CLI_STR, "models", "MOVIEREC_MODELS",
+                  "model root (reads ROOT/current)"},
 };
 
-static int recommend_load(const char *dir, const char *kind, int32_t n_items, rec_model **out) {
-  char path[4096], err[512] = "";
-  snprintf(path, sizeof(path), "%s/%s.bin", dir, kind);
-  int rc = rec_load(path, out, err, sizeof(err));
-  if (rc) {
-    fprintf(stderr, "movierec recommend: %s (run `movierec train` first)\n",
-            *err ? err : mr_strerror(rc));
-    return rc;
-  }
-  if (rec_n_items(*out) != n_items) {
-    fprintf(stderr, "movierec recommend: %s has %d movies but the data has %d: retrain\n", path,
-            rec_n_items(*out), n_items);
-    rec_free(*out);
-    *out = NULL;
-    return MR_EFORMAT;
-  }
-  return MR_OK;
+static int recommend_section(const char *name, reco_section *out) {
+  static const char *const names[] = {"personalized", "hidden_gems", "genre", "popular"};
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(name, names[i])) {
+      *out = (reco_section)i;
+      return MR_OK;
+    }
+  return MR_EINVAL;
 }
 
 int cmd_recommend(int argc, char **argv) {
   cli_values v;
   mr_dataset *ds = NULL;
-  rec_model *m = NULL;
-  float *scores = NULL, *top_scores = NULL;
-  int32_t *top = NULL;
-  uint8_t *seen = NULL;
+  reco *r = NULL;
+  reco_item *items = NULL;
+  reco_section section;
+  uint32_t mask = 0;
+  char dir[4096], err[512] = "";
   int status = 1;
   int rc = cli_parse("recommend", "Print a user's top movies with titles and scores.", rec_opts,
                      O_N, argc, argv, &v);
@@ -52,52 +49,49 @@ int cmd_recommend(int argc, char **argv) {
     fprintf(stderr, "movierec recommend: --user is required\n");
     return 2;
   }
-  long n = v.num[O_N_RECS];
-  if (n < 1 || n > 1000) {
-    fprintf(stderr, "movierec recommend: --n must be between 1 and 1000, got %ld\n", n);
+  long n = v.num[O_N_RECS], uid = v.num[O_USER];
+  if (n < 1 || n > 500) {
+    fprintf(stderr, "movierec recommend: --n must be between 1 and 500, got %ld\n", n);
+    return 2;
+  }
+  if (uid < 0 || uid > INT32_MAX) {
+    fprintf(stderr, "movierec recommend: --user must be a non-negative 32-bit id\n");
+    return 2;
+  }
+  if (recommend_section(v.str[O_SECTION], &section)) {
+    fprintf(stderr, "movierec recommend: unknown section '%s'\n", v.str[O_SECTION]);
     return 2;
   }
   if (cli_load_dataset(v.str[O_DATA], &ds))
     return 1;
-  int32_t user = ds_user_index(ds, (int32_t)v.num[O_USER]);
-  const char *kind = v.str[O_MODEL];
-  if (user < 0 && v.num[O_USER] != 0) {
-    fprintf(stderr, "recommend: user %ld is not in the data: new user, most popular movies\n",
-            v.num[O_USER]);
-    kind = "pop";
-  }
-  if (recommend_load(v.str[O_MODELS], kind, ds->n_movies, &m))
-    goto done;
-  scores = malloc((size_t)ds->n_movies * sizeof(float));
-  seen = calloc((size_t)ds->n_movies, 1);
-  top = malloc((size_t)n * sizeof(int32_t));
-  top_scores = malloc((size_t)n * sizeof(float));
-  if (!scores || !seen || !top || !top_scores)
-    goto done;
-  if (user >= 0)
-    for (size_t i = 0; i < ds->n_ratings; i++)
-      if (ds->ratings[i].user == user)
-        seen[ds->ratings[i].item] = 1;
-  rc = user >= 0 && user < ds->n_users ? rec_score_user(m, user, scores)
-                                       : rec_score_history(m, NULL, NULL, 0, scores);
-  if (rc == MR_ERANGE) /* a user added to the data after training: score by history */
-    rc = rec_score_history(m, NULL, NULL, 0, scores);
-  if (rc) {
-    fprintf(stderr, "movierec recommend: scoring failed: %s\n", mr_strerror(rc));
+  snprintf(dir, sizeof(dir), "%s/current", v.str[O_MODELS]);
+  if ((rc = reco_open(dir, ds, &r, err, sizeof(err)))) {
+    fprintf(stderr, "movierec recommend: %s (run `movierec train` first)\n",
+            *err ? err : mr_strerror(rc));
     goto done;
   }
-  int got = rec_top_n(scores, ds->n_movies, seen, (int)n, top, top_scores);
+  if (v.str[O_GENRES] && reco_parse_genres(r, v.str[O_GENRES], &mask, err, sizeof(err))) {
+    fprintf(stderr, "movierec recommend: %s\n", err);
+    goto done;
+  }
+  if (ds_user_index(ds, (int32_t)uid) < 0)
+    fprintf(stderr, "recommend: user %ld is not in the data: a new user\n", uid);
+  if (!(items = malloc((size_t)n * sizeof(*items))))
+    goto done;
+  int got = 0;
+  if ((rc = reco_recommend(r, (int32_t)uid, NULL, 0, section, mask, (int)n, items, &got))) {
+    fprintf(stderr, "movierec recommend: %s\n", mr_strerror(rc));
+    goto done;
+  }
+  printf("model %s, section %s\n", reco_version(r), v.str[O_SECTION]);
   printf("%-5s %-9s %-6s %s\n", "rank", "score", "movie", "title");
   for (int i = 0; i < got; i++)
-    printf("%-5d %-9.4f %-6d %s\n", i + 1, top_scores[i], ds->movies[top[i]].id,
-           ds->movies[top[i]].title);
+    printf("%-5d %-9.4f %-6d %s\n", i + 1, items[i].score, ds->movies[items[i].movie].id,
+           ds->movies[items[i].movie].title);
   status = 0;
 done:
-  free(scores);
-  free(seen);
-  free(top);
-  free(top_scores);
-  rec_free(m);
+  free(items);
+  reco_free(r);
   ds_free(ds);
   return status;
 }

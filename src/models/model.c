@@ -185,6 +185,10 @@ static int rec_wrap(const rec_ops *ops, void *state, rec_model **out) {
   return MR_OK;
 }
 
+int rec_wrap_state(const rec_ops *ops, void *state, rec_model **out) {
+  return rec_wrap(ops, state, out);
+}
+
 int rec_fit(const char *kind, const rec_params *p, const rec_train_data *d, rec_model **out) {
   const rec_ops *ops = rec_find(kind);
   void *state = NULL;

@@ -18,6 +18,10 @@ typedef struct rec_ops {
   int (*item_embeddings)(const void *state, const float **emb, int *dim);
 } rec_ops;
 
+/* Wraps a state built outside rec_fit/rec_load (composite models assembled from parts). On
+ * failure the state is freed with ops->free. */
+int rec_wrap_state(const rec_ops *ops, void *state, rec_model **out);
+
 /* The state of m when m is of kind `kind`, else NULL (for kind-specific accessors). */
 void *rec_state_of(const rec_model *m, const char *kind);
 

@@ -2,6 +2,7 @@
  * the leakage-free fitting protocol). */
 #include "pipeline/two_stage.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -496,6 +497,108 @@ const rec_ops rec_two_stage_ops = {
     .n_items = ts_n_items,
     .free = ts_free,
 };
+
+int ts_save_parts(const rec_model *m, const char *dir) {
+  const ts_state *s = rec_state_of(m, "two_stage");
+  char path[4096];
+  int rc;
+  if (!s)
+    return MR_EINVAL;
+  json_t *gens = json_array();
+  if (!gens)
+    return MR_ENOMEM;
+  for (int g = 0; g < TS_N_GEN; g++) {
+    if (!s->gens[g])
+      continue;
+    snprintf(path, sizeof(path), "%s/%s.bin", dir, ts_gens[g].kind);
+    if ((rc = rec_save(s->gens[g], path))) {
+      json_decref(gens);
+      return rc;
+    }
+    json_array_append_new(gens, json_string(ts_gens[g].kind));
+  }
+  snprintf(path, sizeof(path), "%s/ranker.bin", dir);
+  if ((rc = ltr_save(s->ranker, path))) {
+    json_decref(gens);
+    return rc;
+  }
+  json_t *root = json_pack("{s:i, s:i, s:i, s:i, s:o, s:i}", "gens", s->gens_mask, "per_gen",
+                           s->per_gen, "drop", s->drop, "label", s->binary_labels, "generators",
+                           gens, "trees", ltr_n_trees(s->ranker));
+  if (!root)
+    return MR_ENOMEM;
+  snprintf(path, sizeof(path), "%s/two_stage.json", dir);
+  rc = json_dump_file(root, path, JSON_INDENT(2)) ? MR_EIO : MR_OK;
+  json_decref(root);
+  return rc;
+}
+
+int ts_load_parts(const char *dir, const rec_train_data *history, rec_model **out, char *err,
+                  size_t errlen) {
+  char path[4096];
+  json_error_t jerr;
+  ts_state *s = calloc(1, sizeof(*s));
+  rec_model *m = NULL;
+  int rc = MR_ENOMEM;
+  if (!s)
+    return rc;
+  snprintf(path, sizeof(path), "%s/two_stage.json", dir);
+  json_t *root = json_load_file(path, 0, &jerr);
+  if (!root) {
+    rec_set_err(err, errlen, "%s: %s", path, jerr.text);
+    rc = MR_EFORMAT;
+    goto fail;
+  }
+  s->ds = history->ds;
+  s->n_users = history->ui->n_rows;
+  s->n_items = history->ui->n_cols;
+  s->gens_mask = (int)json_integer_value(json_object_get(root, "gens"));
+  s->per_gen = (int)json_integer_value(json_object_get(root, "per_gen"));
+  s->drop = (int)json_integer_value(json_object_get(root, "drop"));
+  s->binary_labels = (int)json_integer_value(json_object_get(root, "label"));
+  json_decref(root);
+  if (s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 ||
+      s->per_gen > s->n_items) {
+    rec_set_err(err, errlen, "%s: bad parameters", path);
+    rc = MR_EFORMAT;
+    goto fail;
+  }
+  for (int g = 0; g < TS_N_GEN; g++) {
+    snprintf(path, sizeof(path), "%s/%s.bin", dir, ts_gens[g].kind);
+    rc = rec_load(path, &s->gens[g], err, errlen);
+    if (rc == MR_ENOTFOUND && g != 0 && !((s->gens_mask >> g) & 1)) {
+      s->gens[g] = NULL; /* a feature-only generator that was not built: its columns stay NaN */
+      continue;
+    }
+    if (rc)
+      goto fail;
+    s->owned[g] = 1;
+    if (rec_n_items(s->gens[g]) != s->n_items) {
+      rec_set_err(err, errlen, "%s: %d movies, the data has %d", path, rec_n_items(s->gens[g]),
+                  s->n_items);
+      rc = MR_EFORMAT;
+      goto fail;
+    }
+  }
+  snprintf(path, sizeof(path), "%s/ranker.bin", dir);
+  if ((rc = ltr_load(path, &s->ranker, err, errlen)))
+    goto fail;
+  if (ltr_n_features(s->ranker) != feat_count()) {
+    rec_set_err(err, errlen, "%s: %d features, this build computes %d", path,
+                ltr_n_features(s->ranker), feat_count());
+    rc = MR_EFORMAT;
+    goto fail;
+  }
+  if ((rc = ts_build_feat(s, history)))
+    goto fail;
+  if ((rc = rec_wrap_state(&rec_two_stage_ops, s, &m)))
+    return rc; /* rec_wrap_state freed s */
+  *out = m;
+  return MR_OK;
+fail:
+  ts_free(s);
+  return rc;
+}
 
 const ltr_model *ts_ranker(const rec_model *m) {
   const ts_state *s = rec_state_of(m, "two_stage");

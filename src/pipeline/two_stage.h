@@ -27,6 +27,16 @@ typedef struct ts_fit_stats {
   int trees;
 } ts_fit_stats;
 
+/* Writes a fitted two-stage model as parts into the existing directory dir: one model file per
+ * generator (<kind>.bin), ranker.bin and two_stage.json (parameters and generator list). */
+int ts_save_parts(const rec_model *m, const char *dir);
+
+/* Rebuilds a two-stage model from the parts in dir; features come from history (the data the
+ * generators were fitted on: ds + ratings + matrices, borrowed for the call; ds must outlive the
+ * model). err names the file that failed. */
+int ts_load_parts(const char *dir, const rec_train_data *history, rec_model **out, char *err,
+                  size_t errlen);
+
 /* The ranker of a fitted two-stage model (borrowed), for importance reports. */
 const ltr_model *ts_ranker(const rec_model *m);
 int ts_stats(const rec_model *m, ts_fit_stats *out);
