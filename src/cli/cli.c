@@ -18,6 +18,9 @@ static const cli_command cli_commands[] = {
     {"recommend", cmd_recommend, "print a user's top movies with titles and scores"},
     {"eval", cmd_eval, "reproduce the evaluation table on a split"},
     {"features", cmd_features, "print the ranker's feature table (Markdown)"},
+    {"consume", cmd_consume, "store queued ratings from RabbitMQ into Redis (service)"},
+    {"trending", cmd_trending, "recompute the trending movies from the Redis events (service)"},
+    {"populate", cmd_populate, "post sample ratings to the event service"},
 };
 
 static void cli_print_help(void) {

@@ -1,0 +1,40 @@
+# Shared helpers for the test harness scripts (sourced, not run).
+
+# harness_port_free PORT: true when nothing listens on 127.0.0.1:PORT.
+harness_port_free() {
+  local p=$1
+  if ss -ltnH "( sport = :$p )" 2>/dev/null | grep -q .; then return 1; fi
+  # a connect that succeeds means someone listens (ss may miss other namespaces' views)
+  if (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null; then return 1; fi
+  return 0
+}
+
+# harness_pick_port [SPAN]: prints a free port in 20000..59999 (random start, linear probe);
+# with SPAN, ports PORT..PORT+SPAN-1 must all be free (unused ones are not checked twice).
+harness_pick_port() {
+  local span=${1:-1} base p i ok
+  for _ in $(seq 1 200); do
+    base=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    ok=1
+    for ((i = 0; i < span; i++)); do
+      p=$((base + i))
+      if ! harness_port_free "$p"; then ok=0; break; fi
+    done
+    if [ "$ok" = 1 ]; then echo "$base"; return 0; fi
+  done
+  echo "harness: no free port found" >&2
+  return 1
+}
+
+# harness_kill_pidfile FILE: kill -9 the process named in FILE if it still runs (a leftover
+# of a killed test), then remove the file.
+harness_kill_pidfile() {
+  local f=$1 pid
+  [ -f "$f" ] || return 0
+  pid=$(cat "$f" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -9 "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$f"
+}

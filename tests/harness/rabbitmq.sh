@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Private rabbitmq-server for tests: `rabbitmq.sh start DIR` starts a node with its own name,
+# AMQP port, distribution port, mnesia/log dirs, Erlang cookie (HOME=DIR) and no plugins, waits
+# until it accepts AMQP connections (60 s at most), prints the AMQP port and writes DIR/port and
+# DIR/nodename; `rabbitmq.sh stop DIR` stops it; `rabbitmq.sh ctl DIR ARGS...` runs rabbitmqctl
+# against it (e.g. `ctl DIR list_queues name messages`). A leftover node of a killed test in
+# the same DIR is killed on start.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/common.sh"
+
+usage() { echo "usage: rabbitmq.sh start|stop|ctl DIR [rabbitmqctl args]" >&2; exit 2; }
+[ $# -ge 2 ] || usage
+CMD=$1
+DIR=$2
+shift 2
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+# The CLI tools must share the node's cookie: both see HOME=DIR.
+export HOME=$DIR
+# Debian's /usr/sbin wrappers switch to the rabbitmq user (which cannot write DIR) and to its
+# HOME; the scripts they wrap run the node as the calling user.
+RMQ_BIN=/usr/lib/rabbitmq/bin
+[ -x "$RMQ_BIN/rabbitmq-server" ] || RMQ_BIN=$(dirname "$(command -v rabbitmq-server)")
+
+rmq_node() { cat "$DIR/nodename" 2>/dev/null || true; }
+
+rmq_stop() {
+  local node pid
+  node=$(rmq_node)
+  pid=$(cat "$DIR/rabbitmq.pid" 2>/dev/null || true)
+  if [ -n "$node" ] && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    timeout 30 "$RMQ_BIN/rabbitmqctl" -q -n "$node" stop >/dev/null 2>&1 || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  harness_kill_pidfile "$DIR/rabbitmq.pid"
+  # the launcher shell (pid in DIR/launcher.pid) ends with the node
+  harness_kill_pidfile "$DIR/launcher.pid"
+}
+
+case "$CMD" in
+start)
+  rmq_stop
+  rm -rf "$DIR/mnesia" "$DIR/log" "$DIR/port" "$DIR/nodename"
+  mkdir -p "$DIR/mnesia" "$DIR/log"
+  echo "[]." >"$DIR/enabled_plugins"
+  # AMQP port P and distribution port P+1 (the CLI tools take ports around P+1+10000, which
+  # the OS hands out dynamically when busy).
+  PORT=$(harness_pick_port 2)
+  DIST=$((PORT + 1))
+  NODE="mrtest$PORT@localhost"
+  echo "$NODE" >"$DIR/nodename"
+  (
+    export RABBITMQ_NODE_PORT=$PORT RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODENAME=$NODE \
+      RABBITMQ_DIST_PORT=$DIST RABBITMQ_MNESIA_BASE=$DIR/mnesia RABBITMQ_LOG_BASE=$DIR/log \
+      RABBITMQ_ENABLED_PLUGINS_FILE=$DIR/enabled_plugins RABBITMQ_PID_FILE=$DIR/rabbitmq.pid \
+      RABBITMQ_CONFIG_FILE=$DIR/rabbitmq RABBITMQ_ADVANCED_CONFIG_FILE=$DIR/advanced.config
+    exec setsid "$RMQ_BIN/rabbitmq-server" >"$DIR/server.out" 2>&1 </dev/null
+  ) &
+  echo $! >"$DIR/launcher.pid"
+  deadline=$((SECONDS + ${RABBITMQ_START_TIMEOUT:-60}))
+  while :; do
+    if [ -s "$DIR/rabbitmq.pid" ] && (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null &&
+      timeout 20 "$RMQ_BIN/rabbitmq-diagnostics" -q -n "$NODE" check_port_connectivity >/dev/null 2>&1; then
+      break
+    fi
+    if ! kill -0 "$(cat "$DIR/launcher.pid")" 2>/dev/null; then
+      echo "rabbitmq.sh: rabbitmq-server exited (see $DIR/server.out and $DIR/log)" >&2
+      rmq_stop
+      exit 1
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      echo "rabbitmq.sh: not ready after ${RABBITMQ_START_TIMEOUT:-60} s (see $DIR/server.out)" >&2
+      rmq_stop
+      exit 1
+    fi
+    sleep 0.5
+  done
+  echo "$PORT" >"$DIR/port"
+  echo "$PORT"
+  ;;
+stop)
+  rmq_stop
+  ;;
+ctl)
+  exec "$RMQ_BIN/rabbitmqctl" -n "$(rmq_node)" "$@"
+  ;;
+*) usage ;;
+esac
