@@ -21,6 +21,7 @@ static const cli_command cli_commands[] = {
     {"consume", cmd_consume, "store queued ratings from RabbitMQ into Redis (service)"},
     {"trending", cmd_trending, "recompute the trending movies from the Redis events (service)"},
     {"populate", cmd_populate, "post sample ratings to the event service"},
+    {"api", cmd_api, "serve recommendations over HTTP (port 8000)"},
 };
 
 static void cli_print_help(void) {

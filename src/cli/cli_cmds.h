@@ -11,6 +11,7 @@ int cmd_features(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 int cmd_trending(int argc, char **argv);
 int cmd_populate(int argc, char **argv);
+int cmd_api(int argc, char **argv);
 
 /* Loads the data set from the resolved directory, printing a clear error on failure. */
 int cli_load_dataset(const char *data_flag, mr_dataset **out);

@@ -1,0 +1,32 @@
+/* The recommendation API service (`movierec api`): HTTP routes over the serving core (reco.h),
+ * with the user's live ratings, the response cache and trending from Redis (docs/SERVICES.md). */
+#ifndef MR_API_H
+#define MR_API_H
+
+#include "data/dataset.h"
+#include "pipeline/reco.h"
+
+typedef struct api_opts {
+  const char *listen;        /* address to bind, "127.0.0.1" */
+  int port;                  /* 8000; 0 = ephemeral */
+  int threads;               /* loop threads; <= 0 = online cores */
+  const char *redis_url;     /* "redis://127.0.0.1:6379" */
+  unsigned redis_timeout_ms; /* a reply overdue by this long drops the connection (0: 250) */
+  const char *web_dir;       /* the UI's files ("web") */
+  const char *events_url;    /* the event service for /config.js */
+  int cache_ttl_s;           /* TTL of mr:u:{UID}:cache (300) */
+} api_opts;
+
+typedef struct api api;
+
+/* Creates the service over a loaded reco (and its data set), both borrowed: they must outlive
+ * the api. Strings in o are copied. Nothing is bound until api_run. */
+int api_create(const api_opts *o, reco *r, api **out);
+
+/* Binds, serves until SIGINT/SIGTERM, then stops gracefully. Returns 0 or the start error
+ * (the message is on stderr). */
+int api_run(api *a);
+
+void api_free(api *a);
+
+#endif
