@@ -175,6 +175,9 @@
   function formatScore(s) {
     if (typeof s !== 'number' || !isFinite(s)) return null;
     const a = Math.abs(s);
+    // Scores differ by section (model scores, decayed counts, weighted votes): keep them short.
+    if (a >= 1e6) return `${(s / 1e6).toFixed(1)}M`;
+    if (a >= 1e4) return `${(s / 1e3).toFixed(0)}k`;
     return a >= 100 ? s.toFixed(0) : a >= 10 ? s.toFixed(1) : s.toFixed(2);
   }
 
