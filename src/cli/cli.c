@@ -18,10 +18,11 @@ static const cli_command cli_commands[] = {
     {"recommend", cmd_recommend, "print a user's top movies with titles and scores"},
     {"eval", cmd_eval, "reproduce the evaluation table on a split"},
     {"features", cmd_features, "print the ranker's feature table (Markdown)"},
+    {"api", cmd_api, "serve recommendations over HTTP (port 8000)"},
+    {"events", cmd_events, "event service: POST /interact -> RabbitMQ (port 8001)"},
     {"consume", cmd_consume, "store queued ratings from RabbitMQ into Redis (service)"},
     {"trending", cmd_trending, "recompute the trending movies from the Redis events (service)"},
     {"populate", cmd_populate, "post sample ratings to the event service"},
-    {"api", cmd_api, "serve recommendations over HTTP (port 8000)"},
 };
 
 static void cli_print_help(void) {

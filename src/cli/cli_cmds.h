@@ -8,10 +8,11 @@ int cmd_train(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_features(int argc, char **argv);
+int cmd_api(int argc, char **argv);
+int cmd_events(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 int cmd_trending(int argc, char **argv);
 int cmd_populate(int argc, char **argv);
-int cmd_api(int argc, char **argv);
 
 /* Loads the data set from the resolved directory, printing a clear error on failure. */
 int cli_load_dataset(const char *data_flag, mr_dataset **out);

@@ -44,7 +44,9 @@ typedef struct http_opts {
   const char *listen;      /* address to bind; default "127.0.0.1" */
   int port;                /* 0 = ephemeral (read it back with http_server_port); default 0 */
   int threads;             /* loop threads; <= 0 = number of online cores */
-  size_t max_body;         /* larger request bodies get a JSON 413; 0 = 64 KiB */
+  size_t max_body;         /* larger request bodies get a JSON 413; 0 = 64 KiB. Bodies over
+                              max(16 x max_body, 1 MiB) are refused by h2o itself while reading
+                              them (413 with a text body: h2o buffers whole bodies first) */
   const char *cors_origin; /* Access-Control-Allow-Origin value ("*" allowed); NULL = no CORS */
   double stop_grace_s;     /* after a stop, wait this long for pending async requests; 0 = 2 s */
   http_loop_init_fn loop_init; /* may be NULL */
@@ -72,9 +74,10 @@ int http_route(http_server *s, const char *method, const char *pattern, http_han
                void *user);
 
 /* Binds one SO_REUSEPORT listener per loop thread, starts the threads, runs every loop_init
- * and returns once all loops accept. On failure everything started is stopped again and a
- * negative status returned (bind errors: mr_from_errno of the cause; the handle's
- * http_server_errstr says which address). */
+ * and returns once all loops accept. Call it once per server. Sets SIGPIPE to SIG_IGN for the
+ * process (a client closing mid-write must not kill it); loop threads block SIGINT/SIGTERM. On
+ * failure everything started is stopped again and a negative status returned (bind errors:
+ * mr_from_errno of the cause; the handle's http_server_errstr says which address). */
 int http_server_start(http_server *s);
 
 /* The TCP port the server listens on (after start; useful with port 0). */
@@ -88,8 +91,9 @@ void http_server_stop(http_server *s);
 /* Blocks until every loop thread has ended (after http_server_stop). Returns 0. */
 int http_server_wait(http_server *s);
 
-/* Starts (if not started), blocks until SIGINT or SIGTERM, then stops and waits. The signal
- * handlers are installed for the duration of the call. Returns 0 or the start status. */
+/* Starts (if not started), blocks until SIGINT or SIGTERM, then stops and waits. The signals
+ * are blocked in the calling thread and taken with sigwait() (loop threads always block them),
+ * so no handler is installed. Returns 0 or the start status. */
 int http_server_run(http_server *s);
 
 /* Stops (if running), waits, and frees everything. Accepts NULL. */
