@@ -24,14 +24,13 @@ static void consume_on_signal(int sig) {
 
 int cmd_consume(int argc, char **argv) {
   cli_values v;
-  int rc = cli_parse("consume",
-                     "Store the ratings queued in RabbitMQ into Redis (ack after stored).",
-                     consume_opts, O_N, argc, argv, &v);
+  int rc =
+      cli_parse("consume", "Store the ratings queued in RabbitMQ into Redis (ack after stored).",
+                consume_opts, O_N, argc, argv, &v);
   if (rc)
     return rc > 0 ? 0 : 2;
   if (v.num[O_PREFETCH] < 1 || v.num[O_PREFETCH] > 65535) {
-    fprintf(stderr, "movierec consume: --prefetch must be 1..65535, got %ld\n",
-            v.num[O_PREFETCH]);
+    fprintf(stderr, "movierec consume: --prefetch must be 1..65535, got %ld\n", v.num[O_PREFETCH]);
     return 2;
   }
   /* no SA_RESTART: a blocking wait returns early and the loop sees the flag */

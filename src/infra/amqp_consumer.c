@@ -71,8 +71,8 @@ static void amqpc_drop(amqpc *c) {
  * queue with the same arguments; a mismatch would make the broker refuse the declare). */
 static int amqpc_declare(amqpc *c) {
   amqp_connection_state_t k = c->conn;
-  amqp_exchange_declare(k, 1, amqp_cstring_bytes(AMQPC_DLX), amqp_cstring_bytes("fanout"), 0, 1,
-                        0, 0, amqp_empty_table);
+  amqp_exchange_declare(k, 1, amqp_cstring_bytes(AMQPC_DLX), amqp_cstring_bytes("fanout"), 0, 1, 0,
+                        0, amqp_empty_table);
   if (amqpc_check(c, amqp_get_rpc_reply(k), "declare " AMQPC_DLX))
     return MR_EIO;
   amqp_queue_declare(k, 1, amqp_cstring_bytes(AMQPC_DEAD_QUEUE), 0, 1, 0, 0, amqp_empty_table);
@@ -188,7 +188,9 @@ void amqpc_free(amqpc *c) {
   free(c);
 }
 
-const char *amqpc_errstr(const amqpc *c) { return c->errstr; }
+const char *amqpc_errstr(const amqpc *c) {
+  return c->errstr;
+}
 
 int amqpc_next(amqpc *c, int timeout_ms, amqpc_msg *msg) {
   if (!c->conn) {

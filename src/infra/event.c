@@ -14,14 +14,21 @@
 
 static const char *event_type_name(const json_t *v) {
   switch (json_typeof(v)) {
-  case JSON_OBJECT: return "an object";
-  case JSON_ARRAY: return "an array";
-  case JSON_STRING: return "a string";
-  case JSON_INTEGER: return "an integer";
-  case JSON_REAL: return "a real number";
+  case JSON_OBJECT:
+    return "an object";
+  case JSON_ARRAY:
+    return "an array";
+  case JSON_STRING:
+    return "a string";
+  case JSON_INTEGER:
+    return "an integer";
+  case JSON_REAL:
+    return "a real number";
   case JSON_TRUE:
-  case JSON_FALSE: return "a boolean";
-  case JSON_NULL: return "null";
+  case JSON_FALSE:
+    return "a boolean";
+  case JSON_NULL:
+    return "null";
   }
   return "unknown";
 }
@@ -31,8 +38,7 @@ static void event_err(char *err, size_t errlen, const char *fmt, const char *a, 
     snprintf(err, errlen, fmt, a, b);
 }
 
-static int event_get_int(json_t *root, const char *key, json_int_t *out, char *err,
-                         size_t errlen) {
+static int event_get_int(json_t *root, const char *key, json_int_t *out, char *err, size_t errlen) {
   json_t *v = json_object_get(root, key);
   if (!v) {
     event_err(err, errlen, "missing field '%s'%s", key, "");
@@ -78,7 +84,7 @@ int event_validate(const mr_event *ev, char *err, size_t errlen) {
 
 int event_parse(const char *body, size_t len, mr_event *out, char *err, size_t errlen) {
   json_error_t jerr;
-  json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+  json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
   int rc = MR_EFORMAT;
   if (!root) {
     if (err && errlen)

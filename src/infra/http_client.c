@@ -103,8 +103,7 @@ static long httpc_dechunk(char *b, size_t n) {
 }
 
 int httpc_request(const char *method, const char *url, const char *content_type, const char *body,
-                  size_t body_len, int timeout_ms, httpc_response *resp, char *err,
-                  size_t errlen) {
+                  size_t body_len, int timeout_ms, httpc_response *resp, char *err, size_t errlen) {
   char host[256], port[8] = "80";
   const char *path = "/";
   memset(resp, 0, sizeof(*resp));
@@ -210,8 +209,7 @@ int httpc_request(const char *method, const char *url, const char *content_type,
           }
         }
       }
-      if (head_len && !chunked && content_length >= 0 &&
-          n >= head_len + (size_t)content_length)
+      if (head_len && !chunked && content_length >= 0 && n >= head_len + (size_t)content_length)
         break;
       continue;
     }

@@ -5,9 +5,9 @@
 #include <stddef.h>
 
 typedef struct httpc_response {
-  int status;  /* e.g. 202 */
-  char *body;  /* malloc'd, NUL-terminated (chunked bodies decoded) */
-  size_t len;  /* body length without the NUL */
+  int status; /* e.g. 202 */
+  char *body; /* malloc'd, NUL-terminated (chunked bodies decoded) */
+  size_t len; /* body length without the NUL */
 } httpc_response;
 
 /* Sends `METHOD path` to url `http://host[:port][/path]` (port 80 by default) with body (may
@@ -17,8 +17,7 @@ typedef struct httpc_response {
  * the exchange failed or timed out; MR_EFORMAT for a response that is not HTTP/1.x; MR_EINVAL
  * for a bad URL. err (may be NULL) gets a one-line reason. */
 int httpc_request(const char *method, const char *url, const char *content_type, const char *body,
-                  size_t body_len, int timeout_ms, httpc_response *resp, char *err,
-                  size_t errlen);
+                  size_t body_len, int timeout_ms, httpc_response *resp, char *err, size_t errlen);
 
 /* Frees the body; the struct itself is the caller's. NULL is fine. */
 void httpc_response_free(httpc_response *r);

@@ -190,9 +190,13 @@ void store_free(store *st) {
   free(st);
 }
 
-const char *store_errstr(const store *st) { return st->errstr; }
+const char *store_errstr(const store *st) {
+  return st->errstr;
+}
 
-int store_connected(const store *st) { return st->c != NULL; }
+int store_connected(const store *st) {
+  return st->c != NULL;
+}
 
 int store_ping(store *st) {
   const char *argv[] = {"PING"};
@@ -248,9 +252,9 @@ int store_put_rating(store *st, const mr_event *ev, int *was_new) {
   snprintf(mid, sizeof(mid), "%" PRId64, ev->movie_id);
   snprintf(rating, sizeof(rating), "%d", ev->rating);
   snprintf(ts, sizeof(ts), "%" PRId64, ev->ts);
-  const char *argv[] = {"EVALSHA", st->sha, "6", kev, kratings, STORE_COUNTS_KEY,
-                        STORE_EVENTS_KEY, STORE_STORED_KEY, kcache, ev->event_id, uid, mid,
-                        rating, ts};
+  const char *argv[] = {
+      "EVALSHA",        st->sha, "6",          kev, kratings, STORE_COUNTS_KEY, STORE_EVENTS_KEY,
+      STORE_STORED_KEY, kcache,  ev->event_id, uid, mid,      rating,           ts};
   int argc = (int)(sizeof(argv) / sizeof(argv[0]));
   redisReply *r = redisCommandArgv(st->c, argc, argv, NULL);
   if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
@@ -320,11 +324,12 @@ int store_user_ratings(store *st, int64_t uid, store_rating **out, size_t *n) {
     v[k++] = (store_rating){mid, rating, ts};
   }
   freeReplyObject(r);
-  if (!k) {
+  if (k) {
+    qsort(v, k, sizeof(*v), store_rating_cmp);
+  } else {
     free(v);
     v = NULL;
   }
-  qsort(v, k, sizeof(*v), store_rating_cmp);
   *out = v;
   *n = k;
   return MR_OK;
@@ -332,8 +337,7 @@ int store_user_ratings(store *st, int64_t uid, store_rating **out, size_t *n) {
 
 /* Fills ev from one XRANGE entry [id, [field, value, ...]]; 0 when complete and valid. */
 static int store_entry_event(const redisReply *e, mr_event *ev) {
-  if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-      e->element[1]->type != REDIS_REPLY_ARRAY)
+  if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[1]->type != REDIS_REPLY_ARRAY)
     return -1;
   const redisReply *kv = e->element[1];
   int have = 0;

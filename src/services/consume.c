@@ -102,8 +102,8 @@ static int consume_store(store *st, const mr_event *ev, volatile sig_atomic_t *s
     if (rc == MR_EINVAL) /* cannot happen after event_parse; never loop on it */
       return 0;
     s->redis_errors++;
-    consume_log("storing event %s failed (%s), retrying in %d ms", ev->event_id,
-                store_errstr(st), backoff);
+    consume_log("storing event %s failed (%s), retrying in %d ms", ev->event_id, store_errstr(st),
+                backoff);
     consume_sleep(backoff, stop);
     if (*stop)
       return -1;

@@ -4,7 +4,6 @@
 
 #include <signal.h>
 
-
 typedef struct consume_stats {
   long stored;     /* ratings newly stored */
   long duplicates; /* redeliveries that were already stored (acked, no-op) */

@@ -116,9 +116,9 @@ int trending_format(const trending_item *items, size_t n, int64_t now, int64_t w
   if (!root)
     return MR_ENOMEM;
   for (size_t i = 0; i < n; i++)
-    if (json_array_append_new(arr, json_pack("{s:I, s:f}", "movie_id",
-                                             (json_int_t)items[i].movie_id, "score",
-                                             items[i].score))) {
+    if (json_array_append_new(arr,
+                              json_pack("{s:I, s:f}", "movie_id", (json_int_t)items[i].movie_id,
+                                        "score", items[i].score))) {
       json_decref(root);
       return MR_ENOMEM;
     }
@@ -161,8 +161,8 @@ static int trending_once(store *st, const trending_config *cfg) {
     trending_log("Redis unavailable: %s", store_errstr(st));
     return MR_EIO;
   }
-  int rc = trending_compute(st, now, cfg->window_s, cfg->half_life_s, cfg->top, &items, &n,
-                            &events);
+  int rc =
+      trending_compute(st, now, cfg->window_s, cfg->half_life_s, cfg->top, &items, &n, &events);
   if (!rc)
     rc = trending_format(items, n, now, cfg->window_s, cfg->half_life_s, &json);
   if (!rc && store_set_trending(st, json))
