@@ -65,6 +65,9 @@ typedef struct api_ctx {
   int n_live;
   char *trending;
   size_t trending_len;
+  uv_work_t work; /* computing on the thread pool */
+  api_buf body;
+  int rc;
 } api_ctx;
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -122,6 +125,7 @@ static void api_ctx_free(api_ctx *c) {
     return;
   free(c->live);
   free(c->trending);
+  api_buf_free(&c->body);
   free(c);
 }
 
@@ -259,43 +263,63 @@ static void api_cache_store(api_ctx *c, const api_buf *b) {
     api_redis_cmd(c->L->redis, NULL, NULL, 3, exp, elen);
 }
 
-static void api_respond_recs(api_ctx *c) {
+/* Builds the body of c into c->body (worker thread: touches neither the request nor Redis). */
+static void api_build_recs(api_ctx *c) {
   reco_item it[API_MAX_N];
   int n = 0;
-  int rc = reco_recommend(c->a->r, c->uid, c->live, c->n_live, RECO_PERSONALIZED, 0, c->n, it, &n);
-  if (rc) {
-    fprintf(stderr, "api: user %d: recommend failed: %s\n", (int)c->uid, mr_strerror(rc));
-    http_send_error(c->req, 500, "recommendation failed: %s", mr_strerror(rc));
+  c->rc = reco_recommend(c->a->r, c->uid, c->live, c->n_live, RECO_PERSONALIZED, 0, c->n, it, &n);
+  if (c->rc)
     return;
-  }
-  api_buf b;
-  api_buf_init(&b);
-  api_head(c, &b);
-  api_buf_puts(&b, ",\"items\":");
-  api_items(c->a, &b, it, n);
-  api_buf_putc(&b, '}');
-  if (!b.oom)
-    api_cache_store(c, &b);
-  api_send_buf(c->req, &b);
-  api_buf_free(&b);
+  api_head(c, &c->body);
+  api_buf_puts(&c->body, ",\"items\":");
+  api_items(c->a, &c->body, it, n);
+  api_buf_putc(&c->body, '}');
 }
 
-static void api_respond_sections(api_ctx *c) {
-  api_buf b;
-  api_buf_init(&b);
-  api_head(c, &b);
-  api_buf_puts(&b, ",\"sections\":[");
-  api_section(c, &b, "personalized", "Recommended for you", RECO_PERSONALIZED, 1);
-  api_section(c, &b, "trending", "Trending now", RECO_POPULAR, 0);
-  api_section(c, &b, "hidden_gems", "Hidden gems", RECO_HIDDEN_GEMS, 0);
-  api_section(c, &b, "genre",
-              c->mask ? "Top picks in your genres" : "Because you like these genres", RECO_GENRE,
-              0);
-  api_buf_puts(&b, "]}");
-  if (!b.oom)
-    api_cache_store(c, &b);
-  api_send_buf(c->req, &b);
-  api_buf_free(&b);
+static void api_build_sections(api_ctx *c) {
+  api_buf *b = &c->body;
+  api_head(c, b);
+  api_buf_puts(b, ",\"sections\":[");
+  api_section(c, b, "personalized", "Recommended for you", RECO_PERSONALIZED, 1);
+  api_section(c, b, "trending", "Trending now", RECO_POPULAR, 0);
+  api_section(c, b, "hidden_gems", "Hidden gems", RECO_HIDDEN_GEMS, 0);
+  api_section(c, b, "genre", c->mask ? "Top picks in your genres" : "Because you like these genres",
+              RECO_GENRE, 0);
+  api_buf_puts(b, "]}");
+}
+
+/* The model's work runs on libuv's thread pool: a personalized list costs milliseconds, which
+ * would stall every other request of the loop (cache hits, health) behind it. */
+static void api_work(uv_work_t *w) {
+  api_ctx *c = w->data;
+  if (c->kind == API_RECS)
+    api_build_recs(c);
+  else
+    api_build_sections(c);
+}
+
+/* Back on the loop thread: cache the body, answer, free the request's state. */
+static void api_after_work(uv_work_t *w, int status) {
+  api_ctx *c = w->data;
+  if (status || c->rc) {
+    int rc = status ? MR_EIO : c->rc;
+    fprintf(stderr, "api: user %d: recommend failed: %s\n", (int)c->uid, mr_strerror(rc));
+    http_send_error(c->req, 500, "recommendation failed: %s", mr_strerror(rc));
+  } else {
+    if (!c->body.oom)
+      api_cache_store(c, &c->body);
+    api_send_buf(c->req, &c->body);
+  }
+  api_ctx_free(c);
+}
+
+static void api_compute(api_ctx *c) {
+  c->work.data = c;
+  uv_loop_t *loop = http_loop_uv(http_req_loop(c->req));
+  if (uv_queue_work(loop, &c->work, api_work, api_after_work)) {
+    api_work(&c->work); /* cannot happen with a valid loop; answer anyway */
+    api_after_work(&c->work, 0);
+  }
 }
 
 typedef struct api_rated {
@@ -363,11 +387,9 @@ static void api_respond_ratings(api_ctx *c) {
 static void api_finish(api_ctx *c) {
   switch (c->kind) {
   case API_RECS:
-    api_respond_recs(c);
-    break;
   case API_SECTIONS:
-    api_respond_sections(c);
-    break;
+    api_compute(c); /* frees c when done */
+    return;
   case API_RATINGS:
     api_respond_ratings(c);
     break;
@@ -430,8 +452,10 @@ static void api_on_ratings(redisReply *rep, void *arg) {
       m = ds_movie_index(c->a->ds, id);
     if (m < 0) {
       api_count(&c->L->live_skipped);
-      api_log_limited(&api_last_live_log, "api: skipping a malformed live rating of user %s\n",
-                      c->key);
+      char uid[16];
+      snprintf(uid, sizeof(uid), "%d", (int)c->uid);
+      api_log_limited(&api_last_live_log,
+                      "api: skipping a malformed live rating (or unknown movie) of user %s\n", uid);
       continue;
     }
     c->live[c->n_live++] = (reco_rating){m, r, ts};

@@ -28,6 +28,7 @@ struct api_redis {
   uv_loop_t *loop;
   redisAsyncContext *ac;
   int connected;
+  int connect_failing; /* logged once until the next successful connect */
   int closing;
   char host[256];
   int port, db;
@@ -108,13 +109,18 @@ static void api_redis_on_connect(const redisAsyncContext *ac, int status) {
     return;
   if (status != REDIS_OK) {
     /* hiredis frees the context after this callback */
-    fprintf(stderr, "api: redis %s:%d: connect failed: %s\n", r->host, r->port, ac->errstr);
+    if (!r->connect_failing)
+      fprintf(stderr, "api: redis %s:%d: connect failed: %s\n", r->host, r->port, ac->errstr);
+    r->connect_failing = 1;
     r->ac = NULL;
     r->connected = 0;
     api_redis_schedule(r);
     return;
   }
   r->connected = 1;
+  if (r->connect_failing)
+    fprintf(stderr, "api: redis %s:%d: connected again\n", r->host, r->port);
+  r->connect_failing = 0;
   r->backoff_ms = API_REDIS_BACKOFF_MIN_MS;
   atomic_fetch_add(&api_redis_n_reconnects, 1);
   if (r->db)
@@ -185,8 +191,12 @@ static void api_redis_on_watchdog(uv_timer_t *t) {
     api_redis_drop(r);
   } else if (r->ac && !r->connected &&
              api_redis_now(r) > r->connect_started_ms + 2 * (uint64_t)r->timeout_ms) {
-    /* hiredis 0.14's async connect has no timeout of its own */
-    fprintf(stderr, "api: redis %s:%d: connect timed out\n", r->host, r->port);
+    /* hiredis 0.14's async connect has no timeout of its own, and its libuv adapter drops
+     * poll errors (a refused connection ends up here too) */
+    if (!r->connect_failing)
+      fprintf(stderr, "api: redis %s:%d: cannot connect (refused or no answer); retrying\n",
+              r->host, r->port);
+    r->connect_failing = 1;
     api_redis_drop(r);
   }
 }
