@@ -103,7 +103,7 @@ UI_ARGS=()
 if [ "$PIPELINE" = 1 ]; then
   wait_for 30 "events /health" curl -sf -m 2 "$EVENTS/health"
   # Ratings from other users so the trending section has recent events to count.
-  for m in 50 100 181 258 286; do
+  for m in 300 313 315 316 318 333 340; do # movies user 1 has not rated (the API hides rated ones)
     for u in 2 3; do
       curl -sf -m 5 -X POST -H 'Content-Type: application/json' \
         -d "{\"user_id\": $u, \"movie_id\": $m, \"rating\": 5}" "$EVENTS/interact" >/dev/null ||
