@@ -451,6 +451,7 @@
     history.replaceState(null, '', `${location.pathname}?${params}`);
     $('#search-panel').hidden = false;
     $('#search-results').hidden = true;
+    $('#search-q').value = '';
     $('#genre-form').hidden = true;
     $('#new-user').setAttribute('aria-expanded', 'false');
     loadSections();

@@ -289,6 +289,7 @@ async function run(page, o) {
   await page.eval(`(() => { window.fetch = window.__realFetch; return true; })()`);
 
   // 7. A new user picking genres.
+  await page.eval(`document.querySelector('#toast').hidden = true`);
   await newUser(page, o);
   ok(page.errors.length === 0, 'no JavaScript errors on the page', page.errors.slice(0, 3).join(' | '));
 }
