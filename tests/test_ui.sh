@@ -127,6 +127,17 @@ for i in "${!PIDS[@]}"; do
     status=1
   fi
 done
+# Stop the services gracefully and check they exit cleanly (sanitizer builds report at exit).
+for i in "${!PIDS[@]}"; do kill -TERM "${PIDS[$i]}" 2>/dev/null || true; done
+for i in "${!PIDS[@]}"; do
+  rc=0
+  timeout 20 tail --pid="${PIDS[$i]}" -f /dev/null || { kill -9 "${PIDS[$i]}" 2>/dev/null; rc=124; }
+  wait "${PIDS[$i]}" 2>/dev/null || rc=$?
+  if [ $rc -ne 0 ] || grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$TMP/${NAMES[$i]}.log"; then
+    echo "not ok - movierec ${NAMES[$i]} did not stop cleanly on SIGTERM (status $rc)" >&2
+    status=1
+  fi
+done
 if [ $status -ne 0 ]; then
   for name in "${NAMES[@]}"; do
     echo "--- $name.log"
