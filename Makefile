@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 MODELS ?= models
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps deps-extra test test-san run train clean format lint
+.PHONY: all build deps deps-extra test test-san run stop train clean format lint
 
 all: build
 
@@ -17,15 +17,15 @@ build:
 deps:
 	scripts/deps
 
-# Also chromium + nodejs (the UI test) and wrk + nginx (the benchmarks).
+# the suite's UI test needs Chromium (and the benchmarks wrk, nginx)
 deps-extra:
 	MOVIEREC_DEPS_EXTRA=1 scripts/deps
 
-test: build
+test: deps-extra build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
-test-san:
+test-san: deps-extra
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMR_SANITIZE=ON -DMR_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -38,6 +38,9 @@ run:
 	scripts/deps
 	$(MAKE) build
 	scripts/run
+
+stop:
+	scripts/stop
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

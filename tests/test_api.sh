@@ -227,7 +227,7 @@ expect 200 /recommendations/3/sections '(.sections|length) == 4'
 kill -CONT "$RPID"
 REDIS_STOPPED_PID=""
 ok_back=0
-for _ in $(seq 1 50); do
+for _ in $(seq 1 150); do
   if [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" = 200 ]; then ok_back=1; break; fi
   sleep 0.1
 done
@@ -246,7 +246,7 @@ grep -q '^movierec_api_degraded_total [1-9]' "$TMP/body" && ok || fail "degraded
 grep -q 'redis unavailable' "$TMP/api.log" && ok || fail "degraded mode not logged"
 "$HERE/harness/redis.sh" restart "$TMP/redis" >/dev/null
 ok_back=0
-for _ in $(seq 1 60); do
+for _ in $(seq 1 150); do
   if [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" = 200 ]; then ok_back=1; break; fi
   sleep 0.1
 done

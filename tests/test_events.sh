@@ -63,6 +63,7 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT # run the EXIT cleanup when ctest's timeout or ^C stops the script
 
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 ok() { echo "ok: $*"; }

@@ -430,6 +430,10 @@ static void test_static(void **state) {
   assert_non_null(strstr(r.head, "content-type: application/json"));
   resp_free(&r);
   unlink(path);
+  http_do("GET", "/static", NULL, NULL, 0, &r);
+  assert_int_equal(r.status, 404);
+  assert_non_null(strstr(r.body, "no route"));
+  resp_free(&r);
   http_do("GET", "/static/missing.html", NULL, NULL, 0, &r);
   assert_int_equal(r.status, 404);
   assert_non_null(strstr(r.body, "\"error\""));
@@ -452,6 +456,119 @@ static void test_keepalive_many(void **state) {
     count++;
   assert_int_equal(count, 5);
   resp_free(&r);
+}
+
+static void test_client_gone_before_async_answer(void **state) {
+  (void)state;
+  /* the client leaves while the answer is pending: the late send must be harmless */
+  for (int i = 0; i < 3; i++) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    const char *rq = "GET /async/timer HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(send(fd, rq, strlen(rq), MSG_NOSIGNAL), (ssize_t)strlen(rq));
+    close(fd);
+  }
+  struct timespec ts = {0, 100 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  resp r;
+  http_do("GET", "/hello", NULL, NULL, 0, &r);
+  assert_int_equal(r.status, 200);
+  resp_free(&r);
+}
+
+/* ---- a second server per test: start failure, graceful stop ------------------------------ */
+
+static atomic_int g_fini_mask;
+static int init_fail_on_1(http_loop *l, void *user) {
+  (void)user;
+  return http_loop_index(l) == 1 ? MR_EIO : 0;
+}
+static void fini_record(http_loop *l, void *user) {
+  (void)user;
+  atomic_fetch_or(&g_fini_mask, 1 << http_loop_index(l));
+}
+
+static void test_loop_init_failure(void **state) {
+  (void)state;
+  http_opts o;
+  http_opts_default(&o);
+  o.threads = 3;
+  o.loop_init = init_fail_on_1;
+  o.loop_fini = fini_record;
+  http_server *s;
+  atomic_store(&g_fini_mask, 0);
+  assert_int_equal(http_server_create(&o, &s), 0);
+  assert_int_equal(http_route(s, "GET", "/hello", h_hello, NULL), 0);
+  assert_int_equal(http_server_start(s), MR_EIO);
+  /* loops 0 and 2 were set up and are undone; loop 1's init failed: no fini for it */
+  assert_int_equal(atomic_load(&g_fini_mask), 1 | 4);
+  http_server_free(s);
+}
+
+static atomic_int g_slow_started;
+static void h_slow(http_req *r, void *u) {
+  atomic_store(&g_slow_started, 1);
+  h_async_timer(r, u);
+}
+
+typedef struct client_arg {
+  int port;
+  resp r;
+} client_arg;
+
+static void *slow_client(void *arg) {
+  client_arg *c = arg;
+  /* http_raw talks to the shared server: a raw socket to this test's own server */
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+    c->r.status = -1;
+    return NULL;
+  }
+  const char *rq = "GET /async/timer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  send(fd, rq, strlen(rq), MSG_NOSIGNAL);
+  char buf[1024];
+  ssize_t n, len = 0;
+  while ((n = recv(fd, buf + len, sizeof(buf) - 1 - (size_t)len, 0)) > 0)
+    len += n;
+  buf[len] = '\0';
+  close(fd);
+  if (sscanf(buf, "HTTP/1.1 %d", &c->r.status) != 1)
+    c->r.status = 0;
+  return NULL;
+}
+
+static void test_graceful_stop(void **state) {
+  (void)state;
+  http_opts o;
+  http_opts_default(&o);
+  o.threads = 1;
+  http_server *s;
+  assert_int_equal(http_server_create(&o, &s), 0);
+  assert_int_equal(http_route(s, "GET", "/async/timer", h_slow, NULL), 0);
+  assert_int_equal(http_server_start(s), 0);
+  atomic_store(&g_slow_started, 0);
+  client_arg c = {.port = http_server_port(s)};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, slow_client, &c), 0);
+  struct timespec ts = {0, 1000 * 1000};
+  for (int i = 0; i < 5000 && !atomic_load(&g_slow_started); i++)
+    nanosleep(&ts, NULL);
+  assert_true(atomic_load(&g_slow_started)); /* pending now: its timer answers in 30 ms */
+  http_server_stop(s);
+  http_server_wait(s);
+  pthread_join(t, NULL);
+  assert_int_equal(c.r.status, 200); /* answered before the loop ended */
+  /* the listener is closed */
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c.port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_not_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  close(fd);
+  http_server_free(s);
 }
 
 static void test_metrics(void **state) {
@@ -493,6 +610,9 @@ int main(void) {
       cmocka_unit_test(test_malformed_request),
       cmocka_unit_test(test_static),
       cmocka_unit_test(test_keepalive_many),
+      cmocka_unit_test(test_client_gone_before_async_answer),
+      cmocka_unit_test(test_loop_init_failure),
+      cmocka_unit_test(test_graceful_stop),
       cmocka_unit_test(test_metrics),
   };
   if (getenv("TEST_FILTER")) /* e.g. TEST_FILTER=test_async */

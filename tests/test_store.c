@@ -274,6 +274,39 @@ static void test_evalsha_fallback(void **state) {
   store_free(st);
 }
 
+static void test_put_ratings_batch(void **state) {
+  (void)state;
+  NEED_REDIS();
+  store *st = open_store();
+  mr_event evs[6];
+  for (int i = 0; i < 5; i++)
+    evs[i] = mk(11, 100 + i, 1 + i, 500 + i);
+  evs[5] = evs[2]; /* a duplicate inside the batch: stored once */
+  int was_new[6];
+  assert_int_equal(store_put_ratings(st, evs, 6, was_new), MR_OK);
+  const int want[6] = {1, 1, 1, 1, 1, 0};
+  assert_memory_equal(was_new, want, sizeof(want));
+  /* the same batch again after the script cache was flushed: all NOSCRIPT, redone, no-ops */
+  redisReply *r = redisCommand(raw, "SCRIPT FLUSH");
+  assert_non_null(r);
+  freeReplyObject(r);
+  evs[5] = mk(11, 200, 5, 600); /* one new event among them */
+  assert_int_equal(store_put_ratings(st, evs, 6, was_new), MR_OK);
+  const int want2[6] = {0, 0, 0, 0, 0, 1};
+  assert_memory_equal(was_new, want2, sizeof(want2));
+  assert_int_equal(store_put_ratings(st, evs, 6, NULL), MR_OK);
+  long long stored;
+  assert_int_equal(store_stats_stored(st, &stored), MR_OK);
+  assert_int_equal(stored, 6);
+  assert_int_equal(raw_int("HLEN mr:u:{11}:ratings"), 6);
+  assert_int_equal(raw_int("XLEN mr:events"), 6);
+  assert_int_equal(store_put_ratings(st, evs, 0, NULL), MR_OK);
+  evs[1].rating = 0; /* an invalid event refuses the whole batch before Redis */
+  assert_int_equal(store_put_ratings(st, evs, 6, was_new), MR_EINVAL);
+  assert_non_null(strstr(store_errstr(st), "invalid event 1"));
+  store_free(st);
+}
+
 static void test_reconnect_after_restart(void **state) {
   (void)state;
   NEED_REDIS();
@@ -384,6 +417,7 @@ int main(void) {
       cmocka_unit_test_setup(test_user_ratings, flush),
       cmocka_unit_test_setup(test_events_since_pages, flush),
       cmocka_unit_test_setup(test_evalsha_fallback, flush),
+      cmocka_unit_test_setup(test_put_ratings_batch, flush),
       cmocka_unit_test_setup(test_db_number, flush),
       cmocka_unit_test_setup(test_trending_scores, flush),
       cmocka_unit_test_setup(test_reconnect_after_restart, flush),

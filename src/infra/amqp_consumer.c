@@ -242,10 +242,10 @@ void amqpc_msg_done(amqpc *c, amqpc_msg *msg) {
   memset(msg, 0, sizeof(*msg));
 }
 
-int amqpc_ack(amqpc *c, uint64_t delivery_tag) {
+int amqpc_ack(amqpc *c, uint64_t delivery_tag, int multiple) {
   if (!c->conn)
     return MR_EIO;
-  int rc = amqp_basic_ack(c->conn, 1, delivery_tag, 0);
+  int rc = amqp_basic_ack(c->conn, 1, delivery_tag, multiple ? 1 : 0);
   if (rc != AMQP_STATUS_OK) {
     amqpc_seterr(c, "RabbitMQ basic.ack: %s", amqp_error_string2(rc));
     amqpc_drop(c);

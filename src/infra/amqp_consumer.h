@@ -47,8 +47,9 @@ int amqpc_next(amqpc *c, int timeout_ms, amqpc_msg *msg);
 /* Releases the delivery's memory (after the ack or reject). */
 void amqpc_msg_done(amqpc *c, amqpc_msg *msg);
 
-/* basic.ack of one delivery; MR_EIO on a connection error. */
-int amqpc_ack(amqpc *c, uint64_t delivery_tag);
+/* basic.ack of one delivery, or with multiple = 1 of every unacked delivery up to and
+ * including delivery_tag; MR_EIO on a connection error. */
+int amqpc_ack(amqpc *c, uint64_t delivery_tag, int multiple);
 
 /* basic.reject without requeue: the broker dead-letters it to movierec.ratings.dead. */
 int amqpc_reject(amqpc *c, uint64_t delivery_tag);

@@ -233,18 +233,10 @@ static int store_load_script(store *st) {
   return ok ? MR_OK : MR_EIO;
 }
 
-int store_put_rating(store *st, const mr_event *ev, int *was_new) {
-  char kev[64], kratings[64], kcache[64], uid[24], mid[24], rating[8], ts[24], err[128];
-  if (event_validate(ev, err, sizeof(err))) {
-    store_seterr(st, "invalid event: %s", err);
-    return MR_EINVAL;
-  }
-  if (!st->c) {
-    store_seterr(st, "not connected to Redis %s:%d", st->host, st->port);
-    return MR_EIO;
-  }
-  if (!st->sha[0] && store_load_script(st))
-    return MR_EIO;
+/* Appends one put-rating script call to the output buffer: EVALSHA, or EVAL with the body
+ * when eval is set. 0, or -1 when hiredis could not buffer it (out of memory). */
+static int store_put_append(store *st, const mr_event *ev, int eval) {
+  char kev[64], kratings[64], kcache[64], uid[24], mid[24], rating[8], ts[24];
   store_key_event(ev->event_id, kev, sizeof(kev));
   store_key_user_ratings(ev->user_id, kratings, sizeof(kratings));
   store_key_user_cache(ev->user_id, kcache, sizeof(kcache));
@@ -252,36 +244,132 @@ int store_put_rating(store *st, const mr_event *ev, int *was_new) {
   snprintf(mid, sizeof(mid), "%" PRId64, ev->movie_id);
   snprintf(rating, sizeof(rating), "%d", ev->rating);
   snprintf(ts, sizeof(ts), "%" PRId64, ev->ts);
-  const char *argv[] = {
-      "EVALSHA",        st->sha, "6",          kev, kratings, STORE_COUNTS_KEY, STORE_EVENTS_KEY,
-      STORE_STORED_KEY, kcache,  ev->event_id, uid, mid,      rating,           ts};
-  int argc = (int)(sizeof(argv) / sizeof(argv[0]));
-  redisReply *r = redisCommandArgv(st->c, argc, argv, NULL);
-  if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
-    /* The server lost its script cache (restart, SCRIPT FLUSH): EVAL sends the body and
-     * caches it again, so the next EVALSHA works. */
-    freeReplyObject(r);
-    argv[0] = "EVAL";
-    argv[1] = store_put_script;
-    r = redisCommandArgv(st->c, argc, argv, NULL);
-  }
-  if (!r) {
+  const char *argv[] = {eval ? "EVAL" : "EVALSHA",
+                        eval ? store_put_script : st->sha,
+                        "6",
+                        kev,
+                        kratings,
+                        STORE_COUNTS_KEY,
+                        STORE_EVENTS_KEY,
+                        STORE_STORED_KEY,
+                        kcache,
+                        ev->event_id,
+                        uid,
+                        mid,
+                        rating,
+                        ts};
+  /* hiredis formats the command into its buffer now: the stack strings may go */
+  return redisAppendCommandArgv(st->c, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL) ==
+                 REDIS_OK
+             ? 0
+             : -1;
+}
+
+/* Reads one reply; NULL after an I/O error (the connection is dropped, errstr set). */
+static redisReply *store_get_reply(store *st) {
+  void *r = NULL;
+  if (redisGetReply(st->c, &r) != REDIS_OK || !r) {
     store_seterr(st, "Redis %s:%d: %s", st->host, st->port,
                  st->c->errstr[0] ? st->c->errstr : "connection lost");
     store_drop(st);
-    return MR_EIO;
+    return NULL;
   }
-  int rc = MR_OK;
+  return r;
+}
+
+static int store_is_noscript(const redisReply *r) {
+  return r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8);
+}
+
+/* Checks one script reply: MR_OK with *was_new set, or MR_EIO with errstr. */
+static int store_put_result(store *st, const redisReply *r, int *was_new) {
   if (r->type == REDIS_REPLY_INTEGER) {
     if (was_new)
       *was_new = r->integer == 1;
-  } else {
-    store_seterr(st, "Redis put rating: %.*s", r->type == REDIS_REPLY_ERROR ? (int)r->len : 16,
-                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-    rc = MR_EIO;
+    return MR_OK;
   }
+  store_seterr(st, "Redis put rating: %.*s", r->type == REDIS_REPLY_ERROR ? (int)r->len : 16,
+               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+  return MR_EIO;
+}
+
+static int store_put_ready(store *st, const mr_event *evs, size_t n) {
+  char err[128];
+  for (size_t i = 0; i < n; i++)
+    if (event_validate(&evs[i], err, sizeof(err))) {
+      store_seterr(st, "invalid event %zu: %s", i, err);
+      return MR_EINVAL;
+    }
+  if (!st->c) {
+    store_seterr(st, "not connected to Redis %s:%d", st->host, st->port);
+    return MR_EIO;
+  }
+  if (!st->sha[0] && store_load_script(st))
+    return MR_EIO;
+  return MR_OK;
+}
+
+int store_put_rating(store *st, const mr_event *ev, int *was_new) {
+  int rc = store_put_ready(st, ev, 1);
+  if (rc)
+    return rc;
+  if (store_put_append(st, ev, 0))
+    return MR_ENOMEM;
+  redisReply *r = store_get_reply(st);
+  if (r && store_is_noscript(r)) {
+    /* The server lost its script cache (restart, SCRIPT FLUSH): EVAL sends the body and
+     * caches it again, so the next EVALSHA works. */
+    freeReplyObject(r);
+    if (store_put_append(st, ev, 1))
+      return MR_ENOMEM;
+    r = store_get_reply(st);
+  }
+  if (!r)
+    return MR_EIO;
+  rc = store_put_result(st, r, was_new);
   freeReplyObject(r);
   return rc;
+}
+
+int store_put_ratings(store *st, const mr_event *evs, size_t n, int *was_new) {
+  int rc = store_put_ready(st, evs, n);
+  if (rc || !n)
+    return rc;
+  for (size_t i = 0; i < n; i++)
+    if (store_put_append(st, &evs[i], 0)) {
+      /* the buffer may hold part of a command: this connection cannot be trusted any more */
+      store_drop(st);
+      store_seterr(st, "out of memory buffering Redis commands");
+      return MR_ENOMEM;
+    }
+  size_t first_noscript = n;
+  for (size_t i = 0; i < n; i++) {
+    redisReply *r = store_get_reply(st);
+    if (!r)
+      return MR_EIO;
+    if (store_is_noscript(r)) {
+      /* not stored; redone one by one below (the first EVAL re-caches the script) */
+      if (first_noscript == n)
+        first_noscript = i;
+      if (was_new)
+        was_new[i] = -1;
+    } else if (store_put_result(st, r, was_new ? &was_new[i] : NULL)) {
+      rc = MR_EIO; /* keep reading: every reply must be consumed to stay in sync */
+    }
+    freeReplyObject(r);
+  }
+  if (rc)
+    return rc;
+  for (size_t i = first_noscript; i < n; i++)
+    if (!was_new || was_new[i] == -1) {
+      /* without was_new the NOSCRIPT ones are unknown: redoing a stored one is a no-op */
+      int wn = 0;
+      if ((rc = store_put_rating(st, &evs[i], &wn)))
+        return rc;
+      if (was_new)
+        was_new[i] = wn;
+    }
+  return MR_OK;
 }
 
 static int store_rating_cmp(const void *a, const void *b) {

@@ -47,6 +47,12 @@ void store_key_event(const char *event_id, char *buf, size_t cap);
  * (store_errstr says which; nothing is known to be stored then: retry the same event). */
 int store_put_rating(store *st, const mr_event *ev, int *was_new);
 
+/* Stores n events like store_put_rating, pipelined (one round trip instead of n); each event
+ * is still atomic on its own. was_new (may be NULL) is an array of n flags. MR_OK when every
+ * event is stored (or already was); MR_EIO on any Redis error: then some may be stored and
+ * others not, and retrying the whole batch is safe (idempotent). */
+int store_put_ratings(store *st, const mr_event *evs, size_t n, int *was_new);
+
 typedef struct store_rating {
   int64_t movie_id;
   int rating;

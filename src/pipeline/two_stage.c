@@ -16,22 +16,27 @@
 #include "models/model_ops.h"
 #include "rank/features.h"
 
-/* Generators in bit order of the `gens` parameter. Parameters are the ones `movierec eval`
- * chose on the user-temporal validation cut (docs/EVALUATION.md). */
+/* Generators in bit order of the `gens` parameter, with the parameters `movierec eval` chose on
+ * each protocol's validation cut: the temporal ones (user-temporal and global-temporal share the
+ * per-user temporal cut) and the random one (docs/EVALUATION.md). */
 typedef struct ts_gen_def {
   const char *kind;
-  const char *params;
+  const char *params_temporal;
+  const char *params_random;
   int feat_slot; /* FEAT_GEN_* column, -1: candidates only */
 } ts_gen_def;
 
 static const ts_gen_def ts_gens[] = {
-    {"als", "factors=64,alpha=0.3,reg=20,iterations=15,cg_steps=3,seed=42", FEAT_GEN_ALS},
-    {"gcn", "epochs=30,reg=1e-4,seed=42,lr=0.05,min_rating=3", FEAT_GEN_GCN},
-    {"content", "wmode=1,dim=64", FEAT_GEN_CONTENT},
-    {"genre", "pop=2,beta=1", FEAT_GEN_GENRE},
-    {"itemknn", "k=200,shrink=0,weighting=1", FEAT_GEN_ITEMKNN},
-    {"ease", "lambda=400,weighting=0", FEAT_GEN_EASE},
-    {"gems", "epochs=30,reg=1e-4,seed=42,lr=0.05,min_rating=0,beta=0.3", -1},
+    {"als", "factors=64,alpha=0.3,reg=20,iterations=15,cg_steps=3,seed=42",
+     "factors=16,alpha=0.3,reg=20,iterations=15,cg_steps=3,seed=42", FEAT_GEN_ALS},
+    {"gcn", "epochs=30,reg=1e-4,seed=42,lr=0.05,min_rating=3",
+     "epochs=30,reg=1e-4,seed=42,lr=0.03,min_rating=3", FEAT_GEN_GCN},
+    {"content", "wmode=1,dim=64", "wmode=2,dim=64", FEAT_GEN_CONTENT},
+    {"genre", "pop=2,beta=1", "pop=2,beta=1", FEAT_GEN_GENRE},
+    {"itemknn", "k=200,shrink=0,weighting=1", "k=400,shrink=10,weighting=1", FEAT_GEN_ITEMKNN},
+    {"ease", "lambda=400,weighting=0", "lambda=800,weighting=0", FEAT_GEN_EASE},
+    {"gems", "epochs=30,reg=1e-4,seed=42,lr=0.05,min_rating=0,beta=0.3",
+     "epochs=30,reg=1e-4,seed=42,lr=0.03,min_rating=3,beta=0.3", -1},
 };
 #define TS_N_GEN ((int)(sizeof(ts_gens) / sizeof(ts_gens[0])))
 
@@ -43,6 +48,7 @@ typedef struct ts_state {
   ltr_model *ranker;
   int gens_mask, per_gen, drop;
   int binary_labels;
+  int genset; /* 0: generator parameters from the temporal cut, 1: from the random cut */
   int32_t n_users, n_items;
   ts_fit_stats stats;
 } ts_state;
@@ -180,7 +186,8 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
 static int ts_fit_generators(ts_state *s, const rec_train_data *d) {
   for (int g = 0; g < TS_N_GEN; g++) {
     rec_params p;
-    int rc = rec_params_parse(ts_gens[g].params, &p);
+    int rc =
+        rec_params_parse(s->genset ? ts_gens[g].params_random : ts_gens[g].params_temporal, &p);
     if (rc)
       return rc;
     rc = rec_fit_cached(d->cache, ts_gens[g].kind, &p, d, &s->gens[g]);
@@ -381,6 +388,7 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
   s->per_gen = (int)rec_params_get(p, "per_gen", 100);
   s->drop = (int)rec_params_get(p, "drop", 0);
   s->binary_labels = rec_params_get(p, "label", 1) == 1;
+  s->genset = (int)rec_params_get(p, "genset", 0) == 1;
   uint64_t seed = (uint64_t)rec_params_get(p, "seed", 42);
   if (!d->ds || s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 ||
       s->per_gen > s->n_items) {

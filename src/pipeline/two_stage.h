@@ -10,7 +10,9 @@
  *   per_gen   candidates taken from each generator (default 100)
  *   drop      feature groups blanked out (FEAT_GROUP_* bits), for ablations (default 0)
  *   label     1: binary labels (rated or not; the default, chosen on validation), 0: graded
- *   trees, depth, eta, early_stop   ranker settings
+ *   genset    0: generator parameters chosen on the temporal validation cut (default),
+ *             1: those chosen on the random cut
+ *   trees, depth, eta, early_stop   ranker settings (150, 6, 0.1, 0 = off)
  *   seed      (default 42) */
 #ifndef MR_TWO_STAGE_H
 #define MR_TWO_STAGE_H

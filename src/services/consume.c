@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -84,34 +85,33 @@ static int consume_broker_up(amqpc *q, volatile sig_atomic_t *stop, consume_stat
   return -1;
 }
 
-/* Stores ev, retrying through Redis outages; 0 when stored (or already stored), -1 when a stop
- * came first (the message stays unacked and the broker redelivers it). */
-static int consume_store(store *st, const mr_event *ev, volatile sig_atomic_t *stop,
-                         consume_stats *s) {
+/* Stores a batch, retrying through Redis outages; 0 when every event is stored (or already
+ * was), -1 when a stop came first (the batch stays unacked and the broker redelivers it). */
+static int consume_store(store *st, const mr_event *evs, int *was_new, size_t n,
+                         volatile sig_atomic_t *stop, consume_stats *s) {
   int backoff = CONSUME_BACKOFF_MIN_MS;
   for (;;) {
-    int was_new = 0;
-    int rc = store_put_rating(st, ev, &was_new);
+    int rc = store_put_ratings(st, evs, n, was_new);
     if (!rc) {
-      if (was_new)
-        s->stored++;
-      else
-        s->duplicates++;
+      for (size_t i = 0; i < n; i++) {
+        if (was_new[i])
+          s->stored++;
+        else
+          s->duplicates++;
+      }
       return 0;
     }
     if (rc == MR_EINVAL) /* cannot happen after event_parse; never loop on it */
       return 0;
     s->redis_errors++;
-    consume_log("storing event %s failed (%s), retrying in %d ms", ev->event_id, store_errstr(st),
-                backoff);
+    consume_log("storing %zu events failed (%s), retrying in %d ms", n, store_errstr(st), backoff);
     consume_sleep(backoff, stop);
     if (*stop)
       return -1;
     backoff = consume_next_backoff(backoff);
     /* a fresh connection for every retry: after an I/O error the old one is dead, and after an
      * error reply (loading, OOM, failover) reconnecting costs nothing */
-    if (store_reconnect(st))
-      continue;
+    store_reconnect(st);
   }
 }
 
@@ -139,37 +139,60 @@ int consume_run(const consume_config *cfg, volatile sig_atomic_t *stop, consume_
   consume_log("consuming %s (prefetch %d)", AMQPC_QUEUE, cfg->prefetch);
   double t_mark = consume_now();
   long stored_mark = 0;
+  /* Deliveries already waiting are taken as one batch (at most the prefetch count) and stored
+   * with one pipelined round trip; the batch is acked after Redis confirmed all of it. */
+  size_t cap = (size_t)cfg->prefetch, n = 0;
+  mr_event *evs = malloc(cap * sizeof(*evs));
+  int *was_new = malloc(cap * sizeof(*was_new));
+  if (!evs || !was_new) {
+    consume_log("out of memory");
+    rc = MR_ENOMEM;
+    free(evs);
+    free(was_new);
+    goto done;
+  }
   while (!*stop) {
     amqpc_msg m;
-    int r = amqpc_next(q, 200, &m);
-    if (r == MR_ENOTFOUND)
-      continue;
-    if (r) {
+    uint64_t last_tag = 0;
+    int broker_down = 0;
+    n = 0;
+    while (n < cap) {
+      int r = amqpc_next(q, n ? 0 : 200, &m);
+      if (r == MR_ENOTFOUND)
+        break;
+      if (r) {
+        broker_down = 1;
+        break;
+      }
+      if (event_parse(m.body, m.len, &evs[n], err, sizeof(err))) {
+        consume_log("malformed message (delivery %llu) dead-lettered: %s",
+                    (unsigned long long)m.delivery_tag, err);
+        r = amqpc_reject(q, m.delivery_tag);
+        amqpc_msg_done(q, &m);
+        if (r) {
+          broker_down = 1;
+          break;
+        }
+        s.rejected++;
+        continue;
+      }
+      last_tag = m.delivery_tag;
+      amqpc_msg_done(q, &m);
+      n++;
+    }
+    if (broker_down) {
+      /* the batch's delivery tags died with the channel: the broker redelivers them */
       if (consume_broker_up(q, stop, &s))
         break;
       continue;
     }
-    mr_event ev;
-    if (event_parse(m.body, m.len, &ev, err, sizeof(err))) {
-      consume_log("malformed message (delivery %llu) dead-lettered: %s",
-                  (unsigned long long)m.delivery_tag, err);
-      r = amqpc_reject(q, m.delivery_tag);
-      amqpc_msg_done(q, &m);
-      if (r) {
-        if (consume_broker_up(q, stop, &s))
-          break;
-      } else {
-        s.rejected++;
-      }
+    if (!n)
       continue;
-    }
-    if (consume_store(st, &ev, stop, &s)) {
-      amqpc_msg_done(q, &m);
+    if (consume_store(st, evs, was_new, n, stop, &s))
       break;
-    }
-    r = amqpc_ack(q, m.delivery_tag);
-    amqpc_msg_done(q, &m);
-    if (r && consume_broker_up(q, stop, &s))
+    /* every earlier delivery on this channel is acked or rejected already: one ack covers the
+     * batch */
+    if (amqpc_ack(q, last_tag, 1) && consume_broker_up(q, stop, &s))
       break;
     if (s.stored - stored_mark >= CONSUME_LOG_EVERY) {
       double t = consume_now();
@@ -179,6 +202,8 @@ int consume_run(const consume_config *cfg, volatile sig_atomic_t *stop, consume_
       stored_mark = s.stored;
     }
   }
+  free(evs);
+  free(was_new);
   consume_log("stopping: stored %ld, duplicates %ld, dead-lettered %ld", s.stored, s.duplicates,
               s.rejected);
 done:

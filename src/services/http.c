@@ -384,6 +384,8 @@ static int route_match(const http_route_t *rt, const char *path, size_t len, htt
   for (int i = 0; i < rt->nsegs; i++) {
     const char *sg = rt->segs[i];
     if (rt->rest && i == rt->nsegs - 1) {
+      if (p > end)
+        return 0; /* "/static" does not match "/static/" + "*": the rest needs its slash */
       if (r) {
         char *v = url_decode(r, p, (size_t)(end - p), 0);
         if (!v)
