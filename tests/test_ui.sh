@@ -75,8 +75,8 @@ EVENTS_PORT=$(harness_pick_port)
 API=http://127.0.0.1:$API_PORT
 EVENTS=http://127.0.0.1:$EVENTS_PORT
 
-# Models: trained here (about 2 minutes on this machine) unless MOVIEREC_TEST_MODELS names a
-# model root that has a current version (as in test_api.sh).
+# Models: ctest passes its fixture_train_models root in MOVIEREC_TEST_MODELS; run by hand without
+# it, the test trains (about 2 minutes on this machine). As in test_api.sh.
 if [ -n "${MOVIEREC_TEST_MODELS:-}" ] && [ -e "$MOVIEREC_TEST_MODELS/current" ]; then
   MODELS=$MOVIEREC_TEST_MODELS
 else
