@@ -20,6 +20,7 @@ if ! command -v node >/dev/null; then
   echo "FAIL: chromium is installed but node is not: MOVIEREC_DEPS_EXTRA=1 scripts/deps installs nodejs" >&2
   exit 1
 fi
+command -v jq >/dev/null || { echo "FAIL: jq is required (scripts/deps)" >&2; exit 1; }
 has() { "$BIN" "$1" --help >/dev/null 2>&1; }
 if ! has api; then
   echo "SKIP: '$BIN api' does not exist yet: the UI test needs the API service"
@@ -110,6 +111,15 @@ if [ "$PIPELINE" = 1 ]; then
         echo "warning: seeding rating $u/$m failed" >&2
     done
   done
+  # The page loads its sections once: wait until the API serves a trending list (consume +
+  # trending's 1 s interval). Each probe asks for another new user: responses are cached per user.
+  probe=900000
+  trending_ready() {
+    probe=$((probe + 1))
+    curl -sf -m 2 "$API/recommendations/$probe/sections" |
+      jq -e '[.sections[] | select(.name == "trending") | .items | length] | add > 0'
+  }
+  wait_for 20 "a trending list from the API" trending_ready
 else
   echo "PARTIAL: 'movierec events/consume/trending' do not all exist yet: the page is tested" \
     "without rating (no trending events, no rating checks)"
