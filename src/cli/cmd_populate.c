@@ -59,11 +59,34 @@ static int populate_post(const char *url, const char *body, int timeout_ms, long
   return 0;
 }
 
+/* A set of (user, movie) pairs already sent, open addressing over 2x the ratings; key 0 is
+ * free (keys are user << 32 | movie + 1). */
+static uint64_t populate_key(uint64_t u, int32_t m) {
+  return (u << 32) | (uint64_t)(m + 1);
+}
+
+static int populate_seen(const uint64_t *set, size_t cap, uint64_t u, int32_t m) {
+  uint64_t k = populate_key(u, m);
+  for (size_t j = (size_t)((k * 0x9e3779b97f4a7c15ULL) >> 20) % cap; set[j]; j = (j + 1) % cap)
+    if (set[j] == k)
+      return 1;
+  return 0;
+}
+
+static void populate_mark(uint64_t *set, size_t cap, uint64_t u, int32_t m) {
+  uint64_t k = populate_key(u, m);
+  size_t j = (size_t)((k * 0x9e3779b97f4a7c15ULL) >> 20) % cap;
+  while (set[j] && set[j] != k)
+    j = (j + 1) % cap;
+  set[j] = k;
+}
+
 int cmd_populate(int argc, char **argv) {
   cli_values v;
   mr_dataset *ds = NULL;
   int32_t *cand = NULL, *count = NULL;
   double *sum = NULL;
+  uint64_t *seen = NULL;
   int status = 1;
   int rc = cli_parse("populate", "Post sample ratings of new users to the event service.",
                      populate_opts, O_N, argc, argv, &v);
@@ -81,7 +104,9 @@ int cmd_populate(int argc, char **argv) {
   count = calloc((size_t)ds->n_movies, sizeof(*count));
   sum = calloc((size_t)ds->n_movies, sizeof(*sum));
   cand = malloc((size_t)ds->n_movies * sizeof(*cand));
-  if (!count || !sum || !cand) {
+  size_t seen_cap = 2 * (size_t)n + 1;
+  seen = calloc(seen_cap, sizeof(*seen));
+  if (!count || !sum || !cand || !seen) {
     fprintf(stderr, "movierec populate: out of memory\n");
     goto done;
   }
@@ -114,10 +139,17 @@ int cmd_populate(int argc, char **argv) {
     uint64_t useed = (uint64_t)v.num[O_SEED] * 1000003u + (uint64_t)u;
     int genre = (int)(mr_splitmix64(&useed) % (uint64_t)(ds->n_genres > 1 ? ds->n_genres - 1 : 1)) +
                 (ds->n_genres > 1); /* skip genre 0 ("unknown") */
-    int32_t m = cand[mr_rng_below(&rng, (uint64_t)n_cand)];
     int fav = mr_rng_uniform(&rng) < 0.7;
-    for (int t = 0; fav && t < 50 && !(ds->movies[m].genres & (1u << genre)); t++)
+    int32_t m = cand[mr_rng_below(&rng, (uint64_t)n_cand)];
+    /* a movie this user has not rated yet, of the favourite genre when fav (any genre after 50
+     * tries: the genre may have few movies); after 250 tries take what came (small data) */
+    for (int t = 0; t < 250; t++) {
+      int ok_genre = !fav || t >= 50 || (ds->movies[m].genres & (1u << genre));
+      if (ok_genre && !populate_seen(seen, seen_cap, (uint64_t)u, m))
+        break;
       m = cand[mr_rng_below(&rng, (uint64_t)n_cand)];
+    }
+    populate_mark(seen, seen_cap, (uint64_t)u, m);
     double mean = sum[m] / count[m];
     long rating = fav && (ds->movies[m].genres & (1u << genre))
                       ? 4 + (long)mr_rng_below(&rng, 2)
@@ -139,6 +171,7 @@ int cmd_populate(int argc, char **argv) {
          accepted, failed, retries, first, first + users - 1);
   status = failed ? 1 : 0;
 done:
+  free(seen);
   free(cand);
   free(count);
   free(sum);
