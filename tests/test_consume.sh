@@ -27,8 +27,8 @@ fail() {
   exit 1
 }
 
-RPORT=$("$H/redis.sh" start "$TMP/redis" --aof)
-QPORT=$("$H/rabbitmq.sh" start "$TMP/rmq")
+RPORT=$("$H/redis.sh" start "$TMP/redis" --aof --owner $$)
+QPORT=$("$H/rabbitmq.sh" start "$TMP/rmq" --owner $$)
 export MOVIEREC_REDIS_URL=redis://127.0.0.1:$RPORT
 export MOVIEREC_AMQP_URL=amqp://guest:guest@127.0.0.1:$QPORT/
 rcli() { "$H/redis.sh" cli "$TMP/redis" "$@"; }

@@ -16,6 +16,7 @@ struct amqpc {
   struct amqp_connection_info info;
   int prefetch, timeout_ms;
   amqp_connection_state_t conn;
+  uint64_t published, confirmed; /* publisher handles: counts on the current connection */
   int have_envelope;
   amqp_envelope_t env;
   char errstr[256];
@@ -123,7 +124,12 @@ int amqpc_reconnect(amqpc *c) {
     goto fail;
   if (amqpc_declare(c))
     goto fail;
-  if (c->prefetch > 0) {
+  c->published = c->confirmed = 0;
+  if (c->prefetch == 0) {
+    amqp_confirm_select(c->conn, 1);
+    if (amqpc_check(c, amqp_get_rpc_reply(c->conn), "confirm.select"))
+      goto fail;
+  } else {
     amqp_basic_qos(c->conn, 1, 0, (uint16_t)c->prefetch, 0);
     if (amqpc_check(c, amqp_get_rpc_reply(c->conn), "basic.qos"))
       goto fail;
@@ -281,6 +287,55 @@ int amqpc_publish(amqpc *c, const char *body, size_t len) {
     amqpc_seterr(c, "RabbitMQ basic.publish: %s", amqp_error_string2(rc));
     amqpc_drop(c);
     return MR_EIO;
+  }
+  c->published++;
+  return MR_OK;
+}
+
+int amqpc_wait_confirms(amqpc *c, int timeout_ms) {
+  struct timeval t0;
+  gettimeofday(&t0, NULL);
+  while (c->confirmed < c->published) {
+    if (!c->conn) {
+      amqpc_seterr(c, "not connected to RabbitMQ");
+      return MR_EIO;
+    }
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    long left = timeout_ms - ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_usec - t0.tv_usec) / 1000);
+    if (left <= 0) {
+      amqpc_seterr(c, "RabbitMQ: %llu of %llu messages confirmed before the timeout",
+                   (unsigned long long)c->confirmed, (unsigned long long)c->published);
+      return MR_EIO;
+    }
+    struct timeval tv = {left / 1000, (left % 1000) * 1000};
+    amqp_maybe_release_buffers(c->conn); /* the frames of earlier confirms are done with */
+    amqp_frame_t f;
+    int rc = amqp_simple_wait_frame_noblock(c->conn, &f, &tv);
+    if (rc == AMQP_STATUS_TIMEOUT)
+      continue;
+    if (rc != AMQP_STATUS_OK) {
+      amqpc_seterr(c, "RabbitMQ waiting for confirms: %s", amqp_error_string2(rc));
+      amqpc_drop(c);
+      return MR_EIO;
+    }
+    if (f.frame_type != AMQP_FRAME_METHOD)
+      continue;
+    if (f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+      amqp_basic_ack_t *a = f.payload.method.decoded;
+      if (a->delivery_tag > c->confirmed) /* multiple or single: tags arrive in order */
+        c->confirmed = a->delivery_tag;
+    } else if (f.payload.method.id == AMQP_BASIC_NACK_METHOD) {
+      amqpc_seterr(
+          c, "RabbitMQ refused (nack) message %llu",
+          (unsigned long long)((amqp_basic_nack_t *)f.payload.method.decoded)->delivery_tag);
+      return MR_EIO;
+    } else if (f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+               f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+      amqpc_seterr(c, "RabbitMQ closed the channel while confirming");
+      amqpc_drop(c);
+      return MR_EIO;
+    }
   }
   return MR_OK;
 }

@@ -55,8 +55,13 @@ int amqpc_ack(amqpc *c, uint64_t delivery_tag, int multiple);
 int amqpc_reject(amqpc *c, uint64_t delivery_tag);
 
 /* Publishes body as a persistent application/json message to movierec.ratings on the default
- * exchange (no confirms: for tests and tools; amqpc_free closes the connection cleanly, which
- * the broker orders after the messages). */
+ * exchange, on a publisher handle (prefetch 0: the channel is in confirm mode). For tests and
+ * tools: call amqpc_wait_confirms before amqpc_free, or messages the broker has not read yet
+ * can be lost when the connection closes. */
 int amqpc_publish(amqpc *c, const char *body, size_t len);
+
+/* Waits up to timeout_ms until the broker confirmed every message published on this handle.
+ * MR_OK; MR_EIO on a nack, a connection error or the timeout (amqpc_errstr says which). */
+int amqpc_wait_confirms(amqpc *c, int timeout_ms);
 
 #endif

@@ -38,3 +38,24 @@ harness_kill_pidfile() {
   fi
   rm -f "$f"
 }
+
+# harness_watch DIR OWNER_PID STOP_CMD...: a detached watcher that runs STOP_CMD once OWNER_PID
+# is gone, so a test killed by a timeout (SIGKILL, no trap) leaves no server behind. Its pid is
+# in DIR/watcher.pid; harness_unwatch DIR ends it.
+harness_watch() {
+  local dir=$1 owner=$2
+  shift 2
+  setsid bash -c 'while kill -0 "$0" 2>/dev/null; do sleep 1; done; exec "$@"' "$owner" "$@" \
+    </dev/null >/dev/null 2>&1 &
+  echo $! >"$dir/watcher.pid"
+}
+
+harness_unwatch() {
+  local f=$1/watcher.pid pid
+  pid=$(cat "$f" 2>/dev/null || true)
+  # the watcher runs the stop command itself once the owner is gone: do not kill it then
+  if [ -n "$pid" ] && [ "$pid" != "$PPID" ] && [ "$pid" != "$$" ]; then
+    kill "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Private rabbitmq-server for tests: `rabbitmq.sh start DIR` starts a node with its own name,
+# Private rabbitmq-server for tests: `rabbitmq.sh start DIR [--owner PID]` starts a node with its own name,
 # AMQP port, distribution port, mnesia/log dirs, Erlang cookie (HOME=DIR) and no plugins, waits
 # until it accepts AMQP connections (60 s at most), prints the AMQP port and writes DIR/port and
 # DIR/nodename; `rabbitmq.sh stop DIR` stops it; `rabbitmq.sh ctl DIR ARGS...` runs rabbitmqctl
 # against it (e.g. `ctl DIR list_queues name messages`). A leftover node of a killed test in
-# the same DIR is killed on start.
+# the same DIR is killed on start; with --owner PID (e.g. the test script's $$) the node is also
+# stopped once PID exits, even by SIGKILL.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/common.sh"
 
-usage() { echo "usage: rabbitmq.sh start|stop|ctl DIR [rabbitmqctl args]" >&2; exit 2; }
+usage() { echo "usage: rabbitmq.sh start|stop|ctl DIR [--owner PID] | [rabbitmqctl args]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 CMD=$1
 DIR=$2
@@ -40,6 +41,9 @@ rmq_stop() {
 
 case "$CMD" in
 start)
+  OWNER=""
+  if [ "${1:-}" = "--owner" ]; then OWNER=${2:?--owner needs a pid}; fi
+  harness_unwatch "$DIR"
   rmq_stop
   rm -rf "$DIR/mnesia" "$DIR/log" "$DIR/port" "$DIR/nodename"
   mkdir -p "$DIR/mnesia" "$DIR/log"
@@ -77,9 +81,11 @@ start)
     sleep 0.5
   done
   echo "$PORT" >"$DIR/port"
+  [ -z "$OWNER" ] || harness_watch "$DIR" "$OWNER" "$HERE/rabbitmq.sh" stop "$DIR"
   echo "$PORT"
   ;;
 stop)
+  harness_unwatch "$DIR"
   rmq_stop
   ;;
 ctl)

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Private redis-server for tests: `redis.sh start DIR [--aof]` starts one on a free loopback port
+# Private redis-server for tests: `redis.sh start DIR [--aof] [--owner PID]` starts one on a free
+# loopback port
 # with its state in DIR, waits until it answers PING, prints the port and writes DIR/port;
 # `redis.sh stop DIR` shuts it down; `redis.sh restart DIR` stops and starts it again on the same
 # port (keeping DIR/appendonly.aof when started with --aof); `redis.sh cli DIR ARGS...` runs
-# redis-cli against it. A leftover server of a killed test in the same DIR is killed on start.
+# redis-cli against it. A leftover server of a killed test in the same DIR is killed on start;
+# with --owner PID (e.g. the test script's $$) it is also stopped once PID exits, even by SIGKILL.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/common.sh"
 
-usage() { echo "usage: redis.sh start|stop|restart|cli DIR [--aof | redis-cli args]" >&2; exit 2; }
+usage() { echo "usage: redis.sh start|stop|restart|cli DIR [--aof] [--owner PID] | [redis-cli args]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 CMD=$1
 DIR=$2
@@ -53,14 +55,24 @@ case "$CMD" in
 start)
   mkdir -p "$DIR"
   DIR=$(cd "$DIR" && pwd)
+  harness_unwatch "$DIR"
   redis_stop
   rm -f "$DIR/aof" "$DIR/port" "$DIR/appendonly.aof" "$DIR/dump.rdb"
   rm -rf "$DIR/appendonlydir"
-  if [ "${1:-}" = "--aof" ]; then touch "$DIR/aof"; fi
+  OWNER=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+    --aof) touch "$DIR/aof" ;;
+    --owner) OWNER=${2:?--owner needs a pid}; shift ;;
+    *) usage ;;
+    esac
+    shift
+  done
   for _ in 1 2 3 4 5; do # another process may take the picked port first: pick again
     PORT=$(harness_pick_port)
     if redis_launch "$PORT"; then
       echo "$PORT" >"$DIR/port"
+      [ -z "$OWNER" ] || harness_watch "$DIR" "$OWNER" "$HERE/redis.sh" stop "$DIR"
       echo "$PORT"
       exit 0
     fi
@@ -71,6 +83,7 @@ start)
   ;;
 stop)
   [ -d "$DIR" ] || exit 0
+  harness_unwatch "$DIR"
   redis_stop
   ;;
 restart)
