@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j2 --target bench_als >/dev/null
-DATA=${MOVIEREC_DATA:-/work/shared/data}
+DATA=${MOVIEREC_DATA:-../shared/data}
 B="$BUILD/bench/bench_als"
 # The machine is shared with other jobs: libgomp's default active spin-waits at the end of each
 # sweep then burn the time slices a descheduled worker needs (100k went from 0.009 to 0.030
