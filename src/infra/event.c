@@ -12,7 +12,7 @@
 
 #define EVENT_TS_MAX (1LL << 40)
 
-static const char *event_type_name(const json_t *v) {
+const char *event_json_type_name(const json_t *v) {
   switch (json_typeof(v)) {
   case JSON_OBJECT:
     return "an object";
@@ -45,7 +45,7 @@ static int event_get_int(json_t *root, const char *key, json_int_t *out, char *e
     return MR_EFORMAT;
   }
   if (!json_is_integer(v)) {
-    event_err(err, errlen, "'%s' must be an integer, got %s", key, event_type_name(v));
+    event_err(err, errlen, "'%s' must be an integer, got %s", key, event_json_type_name(v));
     return MR_EFORMAT;
   }
   *out = json_integer_value(v);
@@ -93,8 +93,8 @@ int event_parse(const char *body, size_t len, mr_event *out, char *err, size_t e
     return MR_EFORMAT;
   }
   if (!json_is_object(root)) {
-    event_err(err, errlen, "the message must be a JSON object, got %s%s", event_type_name(root),
-              "");
+    event_err(err, errlen, "the message must be a JSON object, got %s%s",
+              event_json_type_name(root), "");
     goto done;
   }
   memset(out, 0, sizeof(*out));
@@ -104,7 +104,7 @@ int event_parse(const char *body, size_t len, mr_event *out, char *err, size_t e
     goto done;
   }
   if (!json_is_string(id)) {
-    event_err(err, errlen, "'%s' must be a string, got %s", "event_id", event_type_name(id));
+    event_err(err, errlen, "'%s' must be a string, got %s", "event_id", event_json_type_name(id));
     goto done;
   }
   if (json_string_length(id) != EVENT_ID_LEN) {

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #define EVENT_ID_LEN 32
 #define EVENT_ID_MAX 2147483647LL /* user and movie ids are positive 32-bit integers */
 
@@ -34,5 +36,8 @@ int event_format(const mr_event *ev, char *buf, size_t cap, size_t *len);
 
 /* Fills id with a fresh random 32-hex-char id (from getrandom) and a NUL. MR_EIO on failure. */
 int event_new_id(char id[EVENT_ID_LEN + 1]);
+
+/* "an integer", "a string", ...: how a JSON value's type reads in an error message. */
+const char *event_json_type_name(const json_t *v);
 
 #endif

@@ -2,6 +2,8 @@
  * the broker's ack, 503 while it is unreachable. */
 #include "services/events.h"
 
+#include "infra/event.h"
+
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -60,27 +62,6 @@ static int new_event_id(char out[33]) {
   return 0;
 }
 
-static const char *json_kind(const json_t *v) {
-  switch (json_typeof(v)) {
-  case JSON_OBJECT:
-    return "an object";
-  case JSON_ARRAY:
-    return "an array";
-  case JSON_STRING:
-    return "a string";
-  case JSON_INTEGER:
-    return "an integer";
-  case JSON_REAL:
-    return "a number with a fraction or exponent";
-  case JSON_TRUE:
-  case JSON_FALSE:
-    return "a boolean";
-  case JSON_NULL:
-    return "null";
-  }
-  return "something else";
-}
-
 /* Reads integer field `name` of obj within [lo, hi]. On error writes the reason for a 422 and
  * returns -1. required = 0: absent leaves *out unchanged and returns 0. */
 static int field_int(const json_t *obj, const char *name, long long lo, long long hi, int required,
@@ -93,7 +74,7 @@ static int field_int(const json_t *obj, const char *name, long long lo, long lon
     return -1;
   }
   if (!json_is_integer(v)) {
-    snprintf(msg, cap, "field \"%s\" must be an integer, got %s", name, json_kind(v));
+    snprintf(msg, cap, "field \"%s\" must be an integer, got %s", name, event_json_type_name(v));
     return -1;
   }
   long long x = json_integer_value(v);
@@ -145,7 +126,7 @@ static void h_interact(http_req *r, void *user) {
   }
   long long uid = 0, mid = 0, rating = 0, ts = 0;
   if (!json_is_object(j)) {
-    snprintf(msg, sizeof(msg), "the body must be a JSON object, got %s", json_kind(j));
+    snprintf(msg, sizeof(msg), "the body must be a JSON object, got %s", event_json_type_name(j));
     goto invalid;
   }
   if (field_int(j, "user_id", 1, INT32_MAX, 1, &uid, msg, sizeof(msg)) ||
