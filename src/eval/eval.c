@@ -77,6 +77,8 @@ EVAL_TS(eval_cfg_ts_union_nogen, "two_stage_ltr_union_no_gen_feats", "gens=127,p
         "ablation: the union without generator-score features")
 EVAL_TS(eval_cfg_ts_union_noimdb, "two_stage_ltr_union_no_imdb", "gens=127,per_gen=50,drop=8",
         "ablation: the union without IMDb-derived features")
+EVAL_TS(eval_cfg_ts_union_nomovie, "two_stage_ltr_union_no_movie_feats",
+        "gens=127,per_gen=50,drop=4", "ablation: the union without movie features")
 EVAL_TS(eval_cfg_ts_union_nouser, "two_stage_ltr_union_no_user_feats", "gens=127,per_gen=50,drop=2",
         "ablation: the union without user features")
 
@@ -105,6 +107,7 @@ static const eval_config *const eval_configs[] = {
     &eval_cfg_ts_union_nogen,
     &eval_cfg_ts_union_noimdb,
     &eval_cfg_ts_union_nouser,
+    &eval_cfg_ts_union_nomovie,
     NULL,
 };
 /* clang-format on */
