@@ -13,7 +13,7 @@
 #include "data/dataset.h"
 
 #define MINI MR_FIXTURES "/mini"
-#define REAL MR_FIXTURES "/../../../shared/data"
+#define REAL MR_TESTS_DIR "/../../shared/data"
 
 static mr_dataset *load_mini(void) {
   mr_dataset *ds = NULL;

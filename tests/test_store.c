@@ -19,7 +19,7 @@
 #include "infra/store.h"
 #include "services/trending.h"
 
-#define HARNESS MR_FIXTURES "/../harness/redis.sh"
+#define HARNESS MR_TESTS_DIR "/harness/redis.sh"
 
 static char tmpdir[256], url[128];
 static int port;
