@@ -23,6 +23,8 @@ static const cli_command cli_commands[] = {
     {"consume", cmd_consume, "store queued ratings from RabbitMQ into Redis (service)"},
     {"trending", cmd_trending, "recompute the trending movies from the Redis events (service)"},
     {"populate", cmd_populate, "post sample ratings to the event service"},
+    {"retrain", cmd_retrain, "retrain on new ratings, publish if not worse (service)"},
+    {"models", cmd_models, "list model versions, roll back to one, prune old ones"},
 };
 
 static void cli_print_help(void) {

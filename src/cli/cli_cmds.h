@@ -13,6 +13,8 @@ int cmd_events(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 int cmd_trending(int argc, char **argv);
 int cmd_populate(int argc, char **argv);
+int cmd_retrain(int argc, char **argv);
+int cmd_models(int argc, char **argv);
 
 /* Loads the data set from the resolved directory, printing a clear error on failure. */
 int cli_load_dataset(const char *data_flag, mr_dataset **out);

@@ -1,21 +1,14 @@
 /* `movierec train`: fit every model on all ratings and publish a new model version directory
  * (models/vN, then the models/current link switched atomically). */
-#include <dirent.h>
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli/cli_cmds.h"
 #include "cli/cli_opts.h"
 #include "core/mr_error.h"
-#include "data/csr.h"
-#include "models/model.h"
-#include "pipeline/two_stage.h"
+#include "pipeline/publish.h"
 
 /* The serving pipeline: LambdaMART over ALS candidates, with every generator's scores as
  * features (two_stage_ltr_als: the best two-stage configuration on the user-temporal validation
@@ -43,145 +36,64 @@ int cli_load_dataset(const char *data_flag, mr_dataset **out) {
   return MR_OK;
 }
 
-static double train_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* The next free version number under root (v1, v2, ...). */
-static int train_next_version(const char *root) {
-  DIR *d = opendir(root);
-  int best = 0;
-  if (!d)
-    return 1;
-  struct dirent *e;
-  while ((e = readdir(d)))
-    if (e->d_name[0] == 'v') {
-      char *end;
-      long v = strtol(e->d_name + 1, &end, 10);
-      if (*end == '\0' && v > best && v < 1000000)
-        best = (int)v;
-    }
-  closedir(d);
-  return best + 1;
-}
-
-static int train_write_meta(const char *dir, const char *data_dir, const mr_dataset *ds,
-                            const char *params, const ts_fit_stats *st, double seconds) {
-  char path[4096 + 16];
-  snprintf(path, sizeof(path), "%s/meta.json", dir);
-  json_t *root = json_pack(
-      "{s:s, s:i, s:i, s:I, s:s, s:I, s:f, s:{s:f, s:f, s:f, s:I, s:I, s:i}}", "data", data_dir,
-      "users", (int)ds->n_users, "movies", (int)ds->n_movies, "ratings", (json_int_t)ds->n_ratings,
-      "pipeline", params, "trained_at", (json_int_t)time(NULL), "train_seconds", seconds, "stats",
-      "generators_seconds", st->generators_seconds, "features_seconds", st->features_seconds,
-      "ranker_seconds", st->ranker_seconds, "ranker_groups", (json_int_t)st->train_groups,
-      "ranker_rows", (json_int_t)st->train_rows, "trees", st->trees);
-  if (!root)
-    return MR_ENOMEM;
-  int rc = json_dump_file(root, path, JSON_INDENT(2)) ? MR_EIO : MR_OK;
-  json_decref(root);
-  return rc;
-}
-
-/* Points root/current at version vN: a temporary link renamed over the old one (atomic). */
-static int train_publish(const char *root, int version) {
-  char tmp[4096 + 16], cur[4096 + 16], target[32];
-  snprintf(target, sizeof(target), "v%d", version);
-  snprintf(tmp, sizeof(tmp), "%s/.current.tmp", root);
-  snprintf(cur, sizeof(cur), "%s/current", root);
-  unlink(tmp);
-  if (symlink(target, tmp) || rename(tmp, cur))
-    return mr_from_errno(errno);
-  return MR_OK;
-}
-
-static int train_fit_save(const char *kind, const char *params, const rec_train_data *d,
-                          const char *dir, rec_model **keep) {
-  rec_params p;
-  rec_model *m = NULL;
-  char path[4096 + 64];
-  int rc = rec_params_parse(params, &p);
-  if (rc) {
-    fprintf(stderr, "movierec train: bad parameters for %s: '%s'\n", kind, params);
-    return rc;
-  }
-  double t0 = train_now();
-  if ((rc = rec_fit(kind, &p, d, &m))) {
-    fprintf(stderr, "movierec train: fitting %s failed: %s\n", kind, mr_strerror(rc));
-    return rc;
-  }
-  fprintf(stderr, "train: %-9s fitted in %.2f s\n", kind, train_now() - t0);
-  if (!strcmp(kind, "two_stage")) {
-    rc = ts_save_parts(m, dir);
-  } else {
-    snprintf(path, sizeof(path), "%s/%s.bin", dir, kind);
-    rc = rec_save(m, path);
-  }
-  if (rc)
-    fprintf(stderr, "movierec train: writing %s into %s failed: %s\n", kind, dir, mr_strerror(rc));
-  if (!rc && keep)
-    *keep = m;
-  else
-    rec_free(m);
-  return rc;
-}
-
 int cmd_train(int argc, char **argv) {
   cli_values v;
   mr_dataset *ds = NULL;
-  csr *ui = NULL, *iu = NULL;
-  rec_model *pipeline = NULL;
-  char dir[4096];
+  json_t *manifest = NULL;
+  char tmp[PUB_PATH_MAX], err[512] = "";
+  int version = 0;
   int rc = cli_parse("train",
                      "Fit every model on all ratings and publish them as a new version:\n"
-                     "<models>/vN/ (one file per model, the ranker, meta.json), then\n"
-                     "<models>/current -> vN.",
+                     "<models>/vN/ (one file per model, the ranker, meta.json, manifest.json),\n"
+                     "then <models>/current -> vN.",
                      train_opts, O_N, argc, argv, &v);
   if (rc)
     return rc > 0 ? 0 : 2;
   const char *root = v.str[O_MODELS];
-  if (mkdir(root, 0755) && errno != EEXIST) {
-    fprintf(stderr, "movierec train: cannot create %s: %s\n", root, strerror(errno));
-    return 1;
-  }
   if (cli_load_dataset(v.str[O_DATA], &ds))
     return 1;
-  int version = train_next_version(root);
-  snprintf(dir, sizeof(dir), "%s/v%d", root, version);
-  if (mkdir(dir, 0755)) {
-    fprintf(stderr, "movierec train: cannot create %s: %s\n", dir, strerror(errno));
+  if ((rc = pub_begin(root, &version, tmp))) {
+    fprintf(stderr, "movierec train: cannot create a version under %s: %s\n", root,
+            mr_strerror(rc));
     ds_free(ds);
     return 1;
   }
-  fprintf(stderr, "train: %d users, %d movies, %zu ratings -> %s\n", ds->n_users, ds->n_movies,
-          ds->n_ratings, dir);
-  double t0 = train_now();
-  if ((rc = csr_from_ratings(ds->ratings, ds->n_ratings, ds->n_users, ds->n_movies, 0, &ui)) ||
-      (rc = csr_transpose(ui, &iu))) {
-    fprintf(stderr, "movierec train: %s\n", mr_strerror(rc));
+  fprintf(stderr, "train: %d users, %d movies, %zu ratings -> %s/v%d\n", ds->n_users, ds->n_movies,
+          ds->n_ratings, root, version);
+  pub_train_stats st;
+  if ((rc = pub_train(ds, ds_resolve_dir(v.str[O_DATA]), v.str[O_PARAMS], tmp, &st, err,
+                      sizeof(err)))) {
+    fprintf(stderr, "movierec train: %s\n", *err ? err : mr_strerror(rc));
     goto done;
   }
-  rec_train_data d = {
-      .ds = ds, .ratings = ds->ratings, .n_ratings = ds->n_ratings, .ui = ui, .iu = iu};
-  ts_fit_stats st;
-  if ((rc = train_fit_save("pop", "", &d, dir, NULL)) ||
-      (rc = train_fit_save("two_stage", v.str[O_PARAMS], &d, dir, &pipeline)) ||
-      (rc = ts_stats(pipeline, &st)) ||
-      (rc = train_write_meta(dir, ds_resolve_dir(v.str[O_DATA]), ds, v.str[O_PARAMS], &st,
-                             train_now() - t0)))
-    goto done;
-  if ((rc = train_publish(root, version))) {
-    fprintf(stderr, "movierec train: cannot point %s/current at v%d: %s\n", root, version,
-            mr_strerror(rc));
+  fprintf(stderr, "train: fitted in %.2f s (generators %.2f s, features %.2f s, ranker %.2f s)\n",
+          st.seconds, st.ts.generators_seconds, st.ts.features_seconds, st.ts.ranker_seconds);
+  int parent = 0;
+  pub_current(root, &parent);
+  manifest = json_pack("{s:s, s:I, s:I, s:s, s:f}", "trigger", "train", "ratings",
+                       (json_int_t)ds->n_ratings, "live_ratings", (json_int_t)0, "pipeline",
+                       v.str[O_PARAMS], "train_seconds", st.seconds);
+  if (!manifest) {
+    rc = MR_ENOMEM;
     goto done;
   }
-  fprintf(stderr, "train: published %s as %s/current in %.1f s\n", dir, root, train_now() - t0);
+  if (parent)
+    json_object_set_new(manifest, "parent", json_sprintf("v%d", parent));
+  if ((rc = pub_commit(root, tmp, version, manifest))) {
+    fprintf(stderr, "movierec train: cannot complete %s/v%d: %s\n", root, version, mr_strerror(rc));
+    goto done;
+  }
+  *tmp = '\0';
+  if ((rc = pub_switch(root, version, err, sizeof(err)))) {
+    fprintf(stderr, "movierec train: %s: %s\n", *err ? err : "switching current", mr_strerror(rc));
+    goto done;
+  }
+  fprintf(stderr, "train: published %s/v%d as %s/current in %.1f s\n", root, version, root,
+          st.seconds);
 done:
-  rec_free(pipeline);
-  csr_free(ui);
-  csr_free(iu);
+  if (rc && *tmp)
+    pub_abort(tmp);
+  json_decref(manifest);
   ds_free(ds);
   return rc ? 1 : 0;
 }

@@ -534,3 +534,331 @@ int store_stats_stored(store *st, long long *out) {
   freeReplyObject(r);
   return MR_OK;
 }
+
+/* ---- snapshot of every live rating ------------------------------------------------------ */
+
+typedef struct store_live_vec {
+  store_live_rating *v;
+  size_t n, cap;
+} store_live_vec;
+
+static int store_live_push(store_live_vec *a, store_live_rating r) {
+  if (a->n == a->cap) {
+    size_t nc = a->cap ? a->cap * 2 : 4096;
+    store_live_rating *nv = realloc(a->v, nc * sizeof(*nv));
+    if (!nv)
+      return MR_ENOMEM;
+    a->v = nv;
+    a->cap = nc;
+  }
+  a->v[a->n++] = r;
+  return MR_OK;
+}
+
+/* The id of the newest entry of an XREVRANGE ... COUNT 1 reply ("0-0" when empty). */
+static void store_last_id(const redisReply *r, char *id, size_t cap) {
+  snprintf(id, cap, "0-0");
+  if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+      r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements >= 1 &&
+      r->element[0]->element[0]->type == REDIS_REPLY_STRING)
+    snprintf(id, cap, "%s", r->element[0]->element[0]->str);
+}
+
+/* UID of "mr:u:{UID}:ratings", or -1. */
+static int64_t store_key_uid(const char *key) {
+  long long uid;
+  int used = 0;
+  if (sscanf(key, "mr:u:{%lld}:ratings%n", &uid, &used) != 1 || key[used] || uid <= 0)
+    return -1;
+  return uid;
+}
+
+static int store_i64_cmp(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+typedef struct store_seq_rating {
+  store_live_rating r;
+  size_t seq;
+} store_seq_rating;
+
+static int store_seq_cmp(const void *a, const void *b) {
+  const store_seq_rating *x = a, *y = b;
+  if (x->r.user_id != y->r.user_id)
+    return x->r.user_id < y->r.user_id ? -1 : 1;
+  if (x->r.movie_id != y->r.movie_id)
+    return x->r.movie_id < y->r.movie_id ? -1 : 1;
+  return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Adds the ratings of one HGETALL reply of user uid. */
+static int store_add_hash(store_live_vec *a, int64_t uid, const redisReply *r) {
+  if (r->type != REDIS_REPLY_ARRAY)
+    return MR_OK;
+  for (size_t i = 0; i + 1 < r->elements; i += 2) {
+    const redisReply *f = r->element[i], *val = r->element[i + 1];
+    long long mid, ts;
+    int rating, used = 0;
+    if (f->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING)
+      continue;
+    if (sscanf(f->str, "%lld%n", &mid, &used) != 1 || (size_t)used != f->len || mid <= 0)
+      continue;
+    if (sscanf(val->str, "%d:%lld%n", &rating, &ts, &used) != 2 || (size_t)used != val->len ||
+        rating < 1 || rating > 5)
+      continue;
+    int rc = store_live_push(a, (store_live_rating){uid, mid, rating, ts});
+    if (rc)
+      return rc;
+  }
+  return MR_OK;
+}
+
+/* Stream ids compare as (ms, seq) pairs. */
+static int store_id_le(const char *a, const char *b) {
+  unsigned long long am = 0, as = 0, bm = 0, bs = 0;
+  sscanf(a, "%llu-%llu", &am, &as);
+  sscanf(b, "%llu-%llu", &bm, &bs);
+  return am < bm || (am == bm && as <= bs);
+}
+
+int store_snapshot(store *st, store_live_rating **out, size_t *n, store_snapshot_info *info) {
+  char h0[48], cursor[32] = "0";
+  char **keys = NULL;
+  int64_t *uids = NULL;
+  size_t nk = 0, capk = 0;
+  store_live_vec a = {0};
+  store_seq_rating *seq = NULL;
+  redisReply *r = NULL;
+  int rc = MR_EIO;
+  *out = NULL;
+  *n = 0;
+  memset(info, 0, sizeof(*info));
+  /* H0 before the SCAN */
+  const char *rev[] = {"XREVRANGE", STORE_EVENTS_KEY, "+", "-", "COUNT", "1"};
+  if (!(r = store_cmd(st, 6, rev, NULL)))
+    return MR_EIO;
+  store_last_id(r, h0, sizeof(h0));
+  freeReplyObject(r);
+  r = NULL;
+  do {
+    const char *scan[] = {"SCAN", cursor, "MATCH", "mr:u:*:ratings", "COUNT", "1000"};
+    if (!(r = store_cmd(st, 6, scan, NULL)))
+      goto fail;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+      store_seterr(st, "Redis SCAN: unexpected reply");
+      goto fail;
+    }
+    snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+    const redisReply *ks = r->element[1];
+    for (size_t i = 0; i < ks->elements; i++) {
+      if (ks->element[i]->type != REDIS_REPLY_STRING || store_key_uid(ks->element[i]->str) < 0)
+        continue;
+      if (nk == capk) {
+        size_t nc = capk ? capk * 2 : 1024;
+        char **nv = realloc(keys, nc * sizeof(*nv));
+        if (!nv) {
+          rc = MR_ENOMEM;
+          goto fail;
+        }
+        keys = nv;
+        capk = nc;
+      }
+      if (!(keys[nk] = strdup(ks->element[i]->str))) {
+        rc = MR_ENOMEM;
+        goto fail;
+      }
+      nk++;
+    }
+    freeReplyObject(r);
+    r = NULL;
+  } while (strcmp(cursor, "0"));
+  /* SCAN may return a key twice: dedupe by uid */
+  if (nk && !(uids = malloc(nk * sizeof(*uids)))) {
+    rc = MR_ENOMEM;
+    goto fail;
+  }
+  for (size_t i = 0; i < nk; i++)
+    uids[i] = store_key_uid(keys[i]);
+  if (nk)
+    qsort(uids, nk, sizeof(*uids), store_i64_cmp);
+  size_t nu = 0;
+  for (size_t i = 0; i < nk; i++)
+    if (!nu || uids[nu - 1] != uids[i])
+      uids[nu++] = uids[i];
+  /* one atomic read: H, the stored counter and every hash */
+  if (!st->c) {
+    store_seterr(st, "not connected to Redis %s:%d", st->host, st->port);
+    goto fail;
+  }
+  redisAppendCommand(st->c, "MULTI");
+  redisAppendCommand(st->c, "XREVRANGE %s + - COUNT 1", STORE_EVENTS_KEY);
+  redisAppendCommand(st->c, "GET %s", STORE_STORED_KEY);
+  char key[64];
+  for (size_t i = 0; i < nu; i++) {
+    store_key_user_ratings(uids[i], key, sizeof(key));
+    redisAppendCommand(st->c, "HGETALL %s", key);
+  }
+  redisAppendCommand(st->c, "EXEC");
+  for (size_t i = 0; i < nu + 4; i++) {
+    redisReply *x = NULL;
+    if (redisGetReply(st->c, (void **)&x) != REDIS_OK || !x) {
+      store_seterr(st, "Redis %s:%d: %s", st->host, st->port,
+                   st->c->errstr[0] ? st->c->errstr : "connection lost");
+      store_drop(st);
+      goto fail;
+    }
+    if (i == nu + 3)
+      r = x;
+    else if (x->type == REDIS_REPLY_ERROR) {
+      store_seterr(st, "Redis snapshot: %.*s", (int)x->len, x->str);
+      freeReplyObject(x);
+      /* drain the rest so the connection stays in sync */
+      for (size_t j = i + 1; j < nu + 4; j++) {
+        redisReply *y = NULL;
+        if (redisGetReply(st->c, (void **)&y) != REDIS_OK)
+          break;
+        freeReplyObject(y);
+      }
+      goto fail;
+    } else
+      freeReplyObject(x);
+  }
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != nu + 2) {
+    store_seterr(st, "Redis EXEC: unexpected reply");
+    goto fail;
+  }
+  store_last_id(r->element[0], info->stream_id, sizeof(info->stream_id));
+  if (r->element[1]->type == REDIS_REPLY_STRING)
+    info->stored = strtoll(r->element[1]->str, NULL, 10);
+  for (size_t i = 0; i < nu; i++)
+    if ((rc = store_add_hash(&a, uids[i], r->element[2 + i])))
+      goto fail;
+  freeReplyObject(r);
+  r = NULL;
+  /* users first seen after the SCAN began: their ratings are stream entries in (H0, H] */
+  if (strcmp(info->stream_id, h0)) {
+    char start[64], count[16];
+    if (!strcmp(h0, "0-0"))
+      snprintf(start, sizeof(start), "-");
+    else
+      snprintf(start, sizeof(start), "(%s", h0);
+    snprintf(count, sizeof(count), "%d", STORE_PAGE);
+    for (int done = 0; !done;) {
+      const char *xr[] = {"XRANGE", STORE_EVENTS_KEY, start, info->stream_id, "COUNT", count};
+      if (!(r = store_cmd(st, 6, xr, NULL)))
+        goto fail;
+      if (r->type != REDIS_REPLY_ARRAY) {
+        store_seterr(st, "Redis XRANGE: unexpected reply");
+        goto fail;
+      }
+      for (size_t i = 0; i < r->elements; i++) {
+        mr_event ev;
+        if (store_entry_event(r->element[i], &ev))
+          continue;
+        if (nu && bsearch(&ev.user_id, uids, nu, sizeof(*uids), store_i64_cmp))
+          continue;
+        if ((rc = store_live_push(&a,
+                                  (store_live_rating){ev.user_id, ev.movie_id, ev.rating, ev.ts})))
+          goto fail;
+      }
+      done = r->elements < STORE_PAGE;
+      if (!done) {
+        const redisReply *last = r->element[r->elements - 1];
+        if (last->type == REDIS_REPLY_ARRAY && last->elements >= 1 &&
+            last->element[0]->type == REDIS_REPLY_STRING &&
+            store_id_le(last->element[0]->str, info->stream_id))
+          snprintf(start, sizeof(start), "(%s", last->element[0]->str);
+        else
+          done = 1;
+      }
+      freeReplyObject(r);
+      r = NULL;
+    }
+  }
+  /* one entry per (user, movie); among stream entries the later one wins */
+  if (a.n) {
+    if (!(seq = malloc(a.n * sizeof(*seq)))) {
+      rc = MR_ENOMEM;
+      goto fail;
+    }
+    for (size_t i = 0; i < a.n; i++)
+      seq[i] = (store_seq_rating){a.v[i], i};
+    qsort(seq, a.n, sizeof(*seq), store_seq_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < a.n; i++) {
+      if (i + 1 < a.n && seq[i + 1].r.user_id == seq[i].r.user_id &&
+          seq[i + 1].r.movie_id == seq[i].r.movie_id)
+        continue;
+      a.v[k++] = seq[i].r;
+    }
+    a.n = k;
+  }
+  size_t users = 0;
+  for (size_t i = 0; i < a.n; i++)
+    if (!i || a.v[i].user_id != a.v[i - 1].user_id)
+      users++;
+  info->users = users;
+  free(seq);
+  free(uids);
+  for (size_t i = 0; i < nk; i++)
+    free(keys[i]);
+  free(keys);
+  if (!a.n) {
+    free(a.v);
+    a.v = NULL;
+  }
+  *out = a.v;
+  *n = a.n;
+  return MR_OK;
+fail:
+  if (r)
+    freeReplyObject(r);
+  free(seq);
+  free(uids);
+  for (size_t i = 0; i < nk; i++)
+    free(keys[i]);
+  free(keys);
+  free(a.v);
+  return rc ? rc : MR_EIO;
+}
+
+int store_publish(store *st, const char *channel, const char *message, long long *receivers) {
+  const char *argv[] = {"PUBLISH", channel, message};
+  redisReply *r = store_cmd(st, 3, argv, NULL);
+  if (!r)
+    return MR_EIO;
+  if (receivers)
+    *receivers = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+  freeReplyObject(r);
+  return MR_OK;
+}
+
+int store_hset(store *st, const char *key, int n, const char **fields, const char **values) {
+  const char *argv[2 + 2 * 32];
+  if (n < 1 || n > 32)
+    return MR_EINVAL;
+  argv[0] = "HSET";
+  argv[1] = key;
+  for (int i = 0; i < n; i++) {
+    argv[2 + 2 * i] = fields[i];
+    argv[3 + 2 * i] = values[i];
+  }
+  redisReply *r = store_cmd(st, 2 + 2 * n, argv, NULL);
+  if (!r)
+    return MR_EIO;
+  freeReplyObject(r);
+  return MR_OK;
+}
+
+int store_hincrby(store *st, const char *key, const char *field, long long by) {
+  char num[32];
+  snprintf(num, sizeof(num), "%lld", by);
+  const char *argv[] = {"HINCRBY", key, field, num};
+  redisReply *r = store_cmd(st, 4, argv, NULL);
+  if (!r)
+    return MR_EIO;
+  freeReplyObject(r);
+  return MR_OK;
+}

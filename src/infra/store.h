@@ -78,4 +78,37 @@ int store_get_trending(store *st, char **json);
 /* GET mr:stats:stored (0 when unset). */
 int store_stats_stored(store *st, long long *out);
 
+/* One live rating of any user (store_snapshot). */
+typedef struct store_live_rating {
+  int64_t user_id, movie_id;
+  int rating;
+  int64_t ts;
+} store_live_rating;
+
+/* Where a snapshot was cut: the last mr:events id it includes ("0-0": none) and the value of
+ * mr:stats:stored at that instant. */
+typedef struct store_snapshot_info {
+  char stream_id[48];
+  long long stored;
+  size_t users; /* users with live ratings */
+} store_snapshot_info;
+
+/* Every live rating of every user as of one instant (the source of truth is the per-user hashes
+ * mr:u:{UID}:ratings; consumers keep writing meanwhile). H0 = the stream's last id, then SCAN
+ * collects the hash keys; then one MULTI/EXEC reads the stream's last id H, mr:stats:stored and
+ * every collected hash atomically; users whose hash appeared after the SCAN began have all
+ * their ratings in the stream after H0, so the entries (H0, H] fill them in. The result is the
+ * state at H: one entry per (user, movie), sorted by user then movie. *out malloc'd (caller
+ * frees, NULL when *n == 0). */
+int store_snapshot(store *st, store_live_rating **out, size_t *n, store_snapshot_info *info);
+
+/* PUBLISH channel message; *receivers (may be NULL) = subscribers that got it. */
+int store_publish(store *st, const char *channel, const char *message, long long *receivers);
+
+/* HSET key f1 v1 f2 v2 ... (n pairs) in one command. */
+int store_hset(store *st, const char *key, int n, const char **fields, const char **values);
+
+/* HINCRBY key field by. */
+int store_hincrby(store *st, const char *key, const char *field, long long by);
+
 #endif
