@@ -1,4 +1,5 @@
-/* `movierec api`: serves recommendations over HTTP from the current model version. */
+/* `movierec api`: serves recommendations over HTTP from the current model version (and the next
+ * ones: it follows models/current). */
 #include <stdio.h>
 #include <string.h>
 
@@ -6,6 +7,7 @@
 #include "cli/cli_opts.h"
 #include "core/mr_error.h"
 #include "pipeline/reco.h"
+#include "pipeline/snapshot.h"
 #include "services/api.h"
 
 enum {
@@ -56,11 +58,11 @@ int cmd_api(int argc, char **argv) {
                     "--redis-timeout 1..60000\n");
     return 2;
   }
-  if (cli_load_dataset(v.str[O_DATA], &ds))
-    return 1;
+  /* the version's own data set: base data + the live ratings it was trained on */
   char dir[4096], err[512] = "";
+  const char *data_dir = ds_resolve_dir(v.str[O_DATA]);
   snprintf(dir, sizeof(dir), "%s/current", v.str[O_MODELS]);
-  if ((rc = reco_open(dir, ds, &r, err, sizeof(err)))) {
+  if ((rc = snap_open_version(data_dir, dir, &ds, &r, err, sizeof(err)))) {
     fprintf(stderr, "movierec api: cannot open the model %s: %s (run `movierec train` first)\n",
             dir, *err ? err : mr_strerror(rc));
     goto done;
@@ -74,6 +76,8 @@ int cmd_api(int argc, char **argv) {
       .web_dir = v.str[O_WEB],
       .events_url = v.str[O_EVENTS],
       .cache_ttl_s = (int)v.num[O_TTL],
+      .models_dir = v.str[O_MODELS],
+      .data_dir = data_dir,
   };
   if ((rc = api_create(&o, r, &a))) {
     fprintf(stderr, "movierec api: %s\n", mr_strerror(rc));

@@ -14,6 +14,7 @@
 #include "core/mr_error.h"
 #include "services/api_buf.h"
 #include "services/api_catalog.h"
+#include "services/api_models.h"
 #include "services/api_redis.h"
 #include "services/http.h"
 
@@ -34,8 +35,8 @@ typedef struct api_loop {
 
 struct api {
   http_server *srv;
-  reco *r;
-  const mr_dataset *ds;
+  apim *models;         /* the served version, swapped at run time */
+  const mr_dataset *ds; /* the first version's: the catalogue (movies never change) */
   api_catalog *cat;
   char *redis_url;
   unsigned redis_timeout_ms;
@@ -52,6 +53,7 @@ typedef enum api_kind { API_RECS, API_SECTIONS, API_RATINGS, API_HEALTH } api_ki
 typedef struct api_ctx {
   http_req *req;
   api *a;
+  apim_model *mm; /* the version this request is computed with, held until it is freed */
   api_loop *L;
   api_kind kind;
   int32_t uid;
@@ -60,7 +62,7 @@ typedef struct api_ctx {
   int pending; /* Redis replies still expected (+1 while commands are being queued) */
   int degraded;
   char key[64];    /* mr:u:{UID}:cache */
-  char field[512]; /* the cache field of this request variant */
+  char field[512]; /* the cache field: model version + request variant */
   reco_rating *live;
   int n_live;
   char *trending;
@@ -123,6 +125,7 @@ static api_loop *api_req_loop(http_req *req) {
 static void api_ctx_free(api_ctx *c) {
   if (!c)
     return;
+  apim_put(c->mm);
   free(c->live);
   free(c->trending);
   api_buf_free(&c->body);
@@ -163,7 +166,7 @@ static void api_head(api_ctx *c, api_buf *b) {
   if (c->degraded)
     api_buf_puts(b, "\"degraded\":true,");
   api_buf_printf(b, "\"user_id\":%d,\"model_version\":", (int)c->uid);
-  api_buf_json_str(b, reco_version(c->a->r));
+  api_buf_json_str(b, reco_version(apim_reco(c->mm)));
 }
 
 /* Marks every movie the user rated (base and live) in seen[n_movies]. */
@@ -172,7 +175,8 @@ static void api_mark_rated(api_ctx *c, uint8_t *seen) {
   const float *rt;
   const int64_t *ts;
   int n = 0;
-  reco_base_history(c->a->r, ds_user_index(c->a->ds, c->uid), &mv, &rt, &ts, &n);
+  const reco *r = apim_reco(c->mm);
+  reco_base_history(r, ds_user_index(reco_dataset(r), c->uid), &mv, &rt, &ts, &n);
   for (int i = 0; i < n; i++)
     if (mv[i] >= 0 && mv[i] < c->a->ds->n_movies)
       seen[mv[i]] = 1;
@@ -233,7 +237,8 @@ static void api_section(api_ctx *c, api_buf *b, const char *name, const char *ti
     n = api_trending(c, it, API_SECTION_N);
   } else {
     uint32_t mask = sec == RECO_GENRE ? c->mask : 0;
-    int rc = reco_recommend(c->a->r, c->uid, c->live, c->n_live, sec, mask, API_SECTION_N, it, &n);
+    int rc = reco_recommend(apim_reco(c->mm), c->uid, c->live, c->n_live, sec, mask, API_SECTION_N,
+                            it, &n);
     if (rc) {
       fprintf(stderr, "api: user %d: section %s failed: %s\n", (int)c->uid, name, mr_strerror(rc));
       n = 0;
@@ -267,7 +272,8 @@ static void api_cache_store(api_ctx *c, const api_buf *b) {
 static void api_build_recs(api_ctx *c) {
   reco_item it[API_MAX_N];
   int n = 0;
-  c->rc = reco_recommend(c->a->r, c->uid, c->live, c->n_live, RECO_PERSONALIZED, 0, c->n, it, &n);
+  c->rc = reco_recommend(apim_reco(c->mm), c->uid, c->live, c->n_live, RECO_PERSONALIZED, 0, c->n,
+                         it, &n);
   if (c->rc)
     return;
   api_head(c, &c->body);
@@ -343,7 +349,8 @@ static void api_respond_ratings(api_ctx *c) {
   const float *rt;
   const int64_t *ts;
   int nb = 0;
-  reco_base_history(c->a->r, ds_user_index(ds, c->uid), &mv, &rt, &ts, &nb);
+  const reco *r = apim_reco(c->mm);
+  reco_base_history(r, ds_user_index(reco_dataset(r), c->uid), &mv, &rt, &ts, &nb);
   api_rated *all = malloc(((size_t)nb + (size_t)c->n_live + 1) * sizeof(*all));
   uint8_t *live = calloc((size_t)ds->n_movies, 1);
   if (!all || !live) {
@@ -556,6 +563,7 @@ static api_ctx *api_ctx_new(http_req *req, void *user, api_kind kind) {
   }
   c->req = req;
   c->a = user;
+  c->mm = apim_get(c->a->models);
   c->L = api_req_loop(req);
   c->kind = kind;
   return c;
@@ -585,7 +593,8 @@ static void api_h_recs(http_req *req, void *user) {
     return;
   c->uid = uid;
   c->n = n;
-  snprintf(c->field, sizeof(c->field), "n=%d", n);
+  /* the version is part of the field: a swap never serves another version's cached body */
+  snprintf(c->field, sizeof(c->field), "%s|n=%d", reco_version(apim_reco(c->mm)), n);
   api_begin(c);
 }
 
@@ -600,20 +609,23 @@ static void api_h_sections(http_req *req, void *user) {
     http_send_error(req, 400, "genres: list too long");
     return;
   }
-  if (g && *g) {
-    char err[256] = "";
-    if (reco_parse_genres(a->r, g, &mask, err, sizeof(err))) {
-      http_send_error(req, 400, "genres: %s", *err ? err : "unknown genre");
-      return;
-    }
-  }
   api_ctx *c = api_ctx_new(req, user, API_SECTIONS);
   if (!c)
     return;
+  if (g && *g) {
+    char err[256] = "";
+    if (reco_parse_genres(apim_reco(c->mm), g, &mask, err, sizeof(err))) {
+      http_send_error(req, 400, "genres: %s", *err ? err : "unknown genre");
+      api_ctx_free(c);
+      return;
+    }
+  }
   c->uid = uid;
   c->mask = mask;
-  /* canonical genre order, so "comedy,action" and "Action,Comedy" share one cache entry */
-  size_t off = (size_t)snprintf(c->field, sizeof(c->field), "sections");
+  /* canonical genre order, so "comedy,action" and "Action,Comedy" share one cache entry; the
+   * version first, so a swap never serves another version's cached body */
+  size_t off =
+      (size_t)snprintf(c->field, sizeof(c->field), "%s|sections", reco_version(apim_reco(c->mm)));
   for (int i = 0, first = 1; mask && i < a->ds->n_genres && i < 32; i++)
     if (mask & (1u << i)) {
       off += (size_t)snprintf(c->field + off, sizeof(c->field) - off, "%s%s", first ? ":g=" : ",",
@@ -682,7 +694,7 @@ static void api_health_send(api_ctx *c, int ok) {
   api_buf_printf(&b,
                  "{\"status\":\"%s\",\"redis\":\"%s\",\"model_version\":", ok ? "ok" : "degraded",
                  ok ? "ok" : "down");
-  api_buf_json_str(&b, reco_version(c->a->r));
+  api_buf_json_str(&b, reco_version(apim_reco(c->mm)));
   api_buf_putc(&b, '}');
   if (b.oom)
     http_send_error(c->req, 500, "out of memory");
@@ -707,6 +719,114 @@ static void api_h_health(http_req *req, void *user) {
   /* an unanswered PING is bounded by the connection's reply timeout (watchdog) */
   if (api_redis_cmd(c->L->redis, api_on_ping, c, 1, argv, len))
     api_health_send(c, 0);
+}
+
+/* The retraining service's progress (mr:retrain, written by `movierec retrain`), in /metrics. */
+#define API_RETRAIN_KEY "mr:retrain"
+
+typedef struct api_metrics_ctx {
+  http_req *req;
+  api_buf b;
+} api_metrics_ctx;
+
+static void api_metrics_send(http_req *req, api_buf *b) {
+  if (b->oom)
+    http_send_error(req, 500, "out of memory");
+  else
+    http_send(req, 200, "text/plain; version=0.0.4", b->p, b->len);
+  api_buf_free(b);
+}
+
+/* A numeric field of the mr:retrain reply ("0" when absent or not a number). */
+static const char *api_retrain_num(const redisReply *rep, const char *field) {
+  for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+    const redisReply *f = rep->element[i], *v = rep->element[i + 1];
+    if (f->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING && !strcmp(f->str, field)) {
+      char *end;
+      strtod(v->str, &end);
+      return v->len && v->len < 32 && !*end ? v->str : "0";
+    }
+  }
+  return "0";
+}
+
+/* A label value of the mr:retrain reply: [A-Za-z0-9_] only ("" when absent). */
+static void api_retrain_label(const redisReply *rep, const char *field, char *out, size_t cap) {
+  out[0] = '\0';
+  for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+    const redisReply *f = rep->element[i], *v = rep->element[i + 1];
+    if (f->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING && !strcmp(f->str, field)) {
+      size_t k = 0;
+      for (size_t j = 0; j < v->len && k + 1 < cap; j++) {
+        char ch = v->str[j];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '_')
+          out[k++] = ch;
+      }
+      out[k] = '\0';
+    }
+  }
+}
+
+static void api_on_retrain(redisReply *rep, void *arg) {
+  api_metrics_ctx *mc = arg;
+  api_buf *b = &mc->b;
+  if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2) {
+    static const char *decisions[] = {"published", "rejected", "skipped", "failed"};
+    api_buf_puts(b, "# HELP movierec_retrain_runs_total Retraining runs by decision.\n"
+                    "# TYPE movierec_retrain_runs_total counter\n");
+    for (int i = 0; i < 4; i++) {
+      char f[32];
+      snprintf(f, sizeof(f), "runs_%s", decisions[i]);
+      api_buf_printf(b, "movierec_retrain_runs_total{decision=\"%s\"} %s\n", decisions[i],
+                     api_retrain_num(rep, f));
+    }
+    static const struct {
+      const char *phase, *field;
+    } phases[] = {{"total", "last_duration_s"},
+                  {"snapshot", "last_snapshot_s"},
+                  {"train", "last_train_s"},
+                  {"evaluate", "last_eval_s"},
+                  {"publish", "last_publish_s"}};
+    api_buf_puts(b, "# HELP movierec_retrain_last_seconds Duration of the last run, by phase.\n"
+                    "# TYPE movierec_retrain_last_seconds gauge\n");
+    for (int i = 0; i < 5; i++)
+      api_buf_printf(b, "movierec_retrain_last_seconds{phase=\"%s\"} %s\n", phases[i].phase,
+                     api_retrain_num(rep, phases[i].field));
+    char decision[32], version[32], state[32];
+    api_retrain_label(rep, "last_decision", decision, sizeof(decision));
+    api_retrain_label(rep, "last_version", version, sizeof(version));
+    api_retrain_label(rep, "state", state, sizeof(state));
+    api_buf_printf(
+        b,
+        "# HELP movierec_retrain_last_start_timestamp_seconds When the last run started.\n"
+        "# TYPE movierec_retrain_last_start_timestamp_seconds gauge\n"
+        "movierec_retrain_last_start_timestamp_seconds %s\n"
+        "# HELP movierec_retrain_last_ndcg nDCG@10 on the holdout in the last run.\n"
+        "# TYPE movierec_retrain_last_ndcg gauge\n"
+        "movierec_retrain_last_ndcg{model=\"candidate\"} %s\n"
+        "movierec_retrain_last_ndcg{model=\"serving\"} %s\n"
+        "# HELP movierec_retrain_last_holdout_ratings Holdout size of the last run.\n"
+        "# TYPE movierec_retrain_last_holdout_ratings gauge\n"
+        "movierec_retrain_last_holdout_ratings %s\n"
+        "# HELP movierec_retrain_pending_ratings Ratings stored since the serving version.\n"
+        "# TYPE movierec_retrain_pending_ratings gauge\n"
+        "movierec_retrain_pending_ratings %s\n"
+        "# HELP movierec_retrain_running_since_timestamp_seconds Start of the run in progress "
+        "(0: idle).\n"
+        "# TYPE movierec_retrain_running_since_timestamp_seconds gauge\n"
+        "movierec_retrain_running_since_timestamp_seconds %s\n"
+        "# HELP movierec_retrain_last_info The last run's decision, version and the service's "
+        "state.\n"
+        "# TYPE movierec_retrain_last_info gauge\n"
+        "movierec_retrain_last_info{decision=\"%s\",version=\"%s\",state=\"%s\"} 1\n",
+        api_retrain_num(rep, "last_start"), api_retrain_num(rep, "last_candidate_ndcg"),
+        api_retrain_num(rep, "last_serving_ndcg"), api_retrain_num(rep, "last_holdout"),
+        api_retrain_num(rep, "pending"), api_retrain_num(rep, "running_since"), decision, version,
+        state);
+  }
+  api_metrics_send(mc->req, b);
+  free(mc);
 }
 
 static void api_h_metrics(http_req *req, void *user) {
@@ -759,13 +879,39 @@ static void api_h_metrics(http_req *req, void *user) {
       (unsigned long long)hits, (unsigned long long)misses, (unsigned long long)degraded,
       (unsigned long long)skipped, (unsigned long long)st.errors, (unsigned long long)st.timeouts,
       (unsigned long long)st.reconnects);
-  api_buf_json_str(&b, reco_version(a->r));
+  apim_model *mm = apim_get(a->models);
+  api_buf_json_str(&b, reco_version(apim_reco(mm)));
+  apim_put(mm);
   api_buf_puts(&b, "} 1\n");
-  if (b.oom)
-    http_send_error(req, 500, "out of memory");
-  else
-    http_send(req, 200, "text/plain; version=0.0.4", b.p, b.len);
-  api_buf_free(&b);
+  apim_stats ms;
+  apim_stats_get(a->models, &ms);
+  api_buf_printf(&b,
+                 "# HELP movierec_api_model_swaps_total Model versions swapped in without a "
+                 "restart.\n"
+                 "# TYPE movierec_api_model_swaps_total counter\n"
+                 "movierec_api_model_swaps_total %llu\n"
+                 "# HELP movierec_api_model_load_failures_total New versions that failed to load.\n"
+                 "# TYPE movierec_api_model_load_failures_total counter\n"
+                 "movierec_api_model_load_failures_total %llu\n"
+                 "# HELP movierec_api_model_load_seconds Time the last swapped-in version took to "
+                 "load.\n"
+                 "# TYPE movierec_api_model_load_seconds gauge\n"
+                 "movierec_api_model_load_seconds %.3f\n",
+                 (unsigned long long)ms.swaps, (unsigned long long)ms.failures, ms.last_load_s);
+  api_metrics_ctx *mc = calloc(1, sizeof(*mc));
+  if (!mc || b.oom) {
+    free(mc);
+    api_metrics_send(req, &b);
+    return;
+  }
+  mc->req = req;
+  mc->b = b;
+  const char *argv[] = {"HGETALL", API_RETRAIN_KEY};
+  size_t alen[] = {7, strlen(API_RETRAIN_KEY)};
+  if (api_redis_cmd(api_req_loop(req)->redis, api_on_retrain, mc, 2, argv, alen)) {
+    api_metrics_send(req, &mc->b);
+    free(mc);
+  }
 }
 
 static void api_h_index(http_req *req, void *user) {
@@ -841,8 +987,9 @@ int api_create(const api_opts *o, reco *r, api **out) {
   api *a = calloc(1, sizeof(*a));
   if (!a)
     return MR_ENOMEM;
-  a->r = r;
   a->ds = reco_dataset(r);
+  if ((rc = apim_create(r, o->models_dir, o->data_dir, o->redis_url, &a->models)))
+    goto fail;
   a->ttl = o->cache_ttl_s > 0 ? o->cache_ttl_s : 300;
   a->redis_timeout_ms = o->redis_timeout_ms ? o->redis_timeout_ms : 250;
   a->n_loops = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -914,8 +1061,13 @@ int api_run(api *a) {
     fprintf(stderr, "api: cannot start: %s\n", http_server_errstr(a->srv));
     return rc;
   }
+  apim_model *m0 = apim_get(a->models);
+  const reco *r0 = apim_reco(m0);
   fprintf(stderr, "api: listening on port %d with model %s (%d loop threads)\n",
-          http_server_port(a->srv), reco_version(a->r), a->n_loops);
+          http_server_port(a->srv), reco_version(r0), a->n_loops);
+  apim_put(m0);
+  if ((rc = apim_start(a->models)))
+    fprintf(stderr, "api: cannot start the model watcher: model swaps are off\n");
   return http_server_run(a->srv);
 }
 
@@ -923,6 +1075,7 @@ void api_free(api *a) {
   if (!a)
     return;
   http_server_free(a->srv);
+  apim_free(a->models);
   api_catalog_free(a->cat);
   free(a->loops);
   free(a->redis_url);

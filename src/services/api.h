@@ -15,12 +15,16 @@ typedef struct api_opts {
   const char *web_dir;       /* the UI's files ("web") */
   const char *events_url;    /* the event service for /config.js */
   int cache_ttl_s;           /* TTL of mr:u:{UID}:cache (300) */
+  const char *models_dir;    /* model root: ROOT/current is followed (NULL: never swap) */
+  const char *data_dir;      /* base data a swapped-in version is opened against */
 } api_opts;
 
 typedef struct api api;
 
 /* Creates the service over a loaded reco (and its data set), both borrowed: they must outlive
- * the api. Strings in o are copied. Nothing is bound until api_run. */
+ * the api. Strings in o are copied. Nothing is bound until api_run. With o->models_dir, api_run
+ * also follows ROOT/current and swaps to a new version without a restart (api_models.h); the
+ * first version's data set stays the catalogue. */
 int api_create(const api_opts *o, reco *r, api **out);
 
 /* Binds, serves until SIGINT/SIGTERM, then stops gracefully. Returns 0 or the start error

@@ -381,6 +381,12 @@ int retrain_run(const retrain_config *cfg, volatile sig_atomic_t *stop) {
     retrain_set_field(st, "state", "idle");
     retrain_set_field(st, "running_since", "0");
     last_stored = res.stored > 0 ? res.stored : stored;
+    long long now_stored = 0;
+    if (!strcmp(res.decision, "published") && !store_stats_stored(st, &now_stored)) {
+      snprintf(pending, sizeof(pending), "%lld",
+               now_stored >= last_stored ? now_stored - last_stored : now_stored);
+      retrain_set_field(st, "pending", pending);
+    }
     last_time = (int64_t)time(NULL);
     if (cfg->once)
       break;
