@@ -149,7 +149,7 @@ rcli DEL 'mr:u:{7}:cache' 'mr:u:{888888}:cache' >/dev/null
 expect 200 /recommendations/888888/sections "[.sections[1].items[].movie_id] == [$RATED7,50,181] and (.sections[1].items[0].title|type==\"string\") and .sections[1].items[0].score == 9.5"
 expect 200 /recommendations/7/sections "all(.sections[1].items[]; .movie_id != $RATED7)"
 expect 200 '/recommendations/888888/sections?genres=Action,Comedy' '.sections[3].name == "genre" and .sections[3].genres == ["Action","Comedy"] and (.sections[3].items|length) == 10 and all(.sections[3].items[]; (.genres|index("Action")) or (.genres|index("Comedy")))'
-[ "$(rcli HEXISTS 'mr:u:{888888}:cache' 'sections:g=Action,Comedy')" = 1 ] && ok || fail "genre sections not cached"
+[ "$(rcli HEXISTS 'mr:u:{888888}:cache' "$VERSION|sections:g=Action,Comedy")" = 1 ] && ok || fail "genre sections not cached"
 expect 200 '/recommendations/888888/sections?genres=comedy,action' '.source == "cache"'
 expect 400 '/recommendations/888888/sections?genres=Action,Nope' '.error|test("Nope")'
 expect 400 "/recommendations/888888/sections?genres=$(printf 'A%.0s' $(seq 1 700))" '.error|type=="string"'
