@@ -99,34 +99,74 @@ void rec_set_err(char *err, size_t errlen, const char *fmt, ...) {
   va_end(ap);
 }
 
+/* Whether item a ranks before item b: higher score, then lower index. */
+static int rec_before(float sa, int32_t a, float sb, int32_t b) {
+  return sa > sb || (sa == sb && a < b);
+}
+
+/* Restores the heap below slot i (the root is the worst of the kept items). */
+static void rec_sift_down(int32_t *h_idx, float *h_s, int count, int i) {
+  for (;;) {
+    int l = 2 * i + 1, r = l + 1, w = i;
+    if (l < count && rec_before(h_s[w], h_idx[w], h_s[l], h_idx[l]))
+      w = l;
+    if (r < count && rec_before(h_s[w], h_idx[w], h_s[r], h_idx[r]))
+      w = r;
+    if (w == i)
+      return;
+    int32_t ti = h_idx[i];
+    float ts = h_s[i];
+    h_idx[i] = h_idx[w];
+    h_s[i] = h_s[w];
+    h_idx[w] = ti;
+    h_s[w] = ts;
+    i = w;
+  }
+}
+
 int rec_top_n(const float *scores, int32_t n_items, const uint8_t *exclude, int n, int32_t *top,
               float *top_scores) {
-  /* partial insertion into a sorted buffer: n is small (10-500) next to n_items */
+  /* a heap of the n best so far with the worst on top, then sorted in place: O(N log n) */
+  float stack_s[512];
+  float *h_s = top_scores ? top_scores : n <= 512 ? stack_s : malloc((size_t)n * sizeof(float));
+  if (!h_s || n <= 0)
+    return 0;
   int count = 0;
   for (int32_t i = 0; i < n_items; i++) {
-    if (exclude && exclude[i])
-      continue;
     float s = scores[i];
-    if (s != s) /* NaN never ranks */
+    if ((exclude && exclude[i]) || s != s) /* NaN never ranks */
       continue;
-    if (count == n && !(s > (top_scores ? top_scores[n - 1] : scores[top[n - 1]])))
-      continue;
-    int pos = count < n ? count : n - 1;
-    while (pos > 0) {
-      float prev = top_scores ? top_scores[pos - 1] : scores[top[pos - 1]];
-      if (prev >= s) /* ties keep the lower index first */
-        break;
-      top[pos] = top[pos - 1];
-      if (top_scores)
-        top_scores[pos] = top_scores[pos - 1];
-      pos--;
+    if (count < n) {
+      /* sift up */
+      int c = count++;
+      while (c > 0) {
+        int p = (c - 1) / 2;
+        if (!rec_before(h_s[p], top[p], s, i))
+          break;
+        top[c] = top[p];
+        h_s[c] = h_s[p];
+        c = p;
+      }
+      top[c] = i;
+      h_s[c] = s;
+    } else if (rec_before(s, i, h_s[0], top[0])) {
+      top[0] = i;
+      h_s[0] = s;
+      rec_sift_down(top, h_s, count, 0);
     }
-    top[pos] = i;
-    if (top_scores)
-      top_scores[pos] = s;
-    if (count < n)
-      count++;
   }
+  /* heap sort: repeatedly move the worst to the end */
+  for (int end = count - 1; end > 0; end--) {
+    int32_t ti = top[0];
+    float ts = h_s[0];
+    top[0] = top[end];
+    h_s[0] = h_s[end];
+    top[end] = ti;
+    h_s[end] = ts;
+    rec_sift_down(top, h_s, end, 0);
+  }
+  if (h_s != top_scores && h_s != stack_s)
+    free(h_s);
   return count;
 }
 
@@ -227,6 +267,28 @@ int rec_score_history(const rec_model *m, const int32_t *items, const float *rat
   if (n < 0 || (n > 0 && (!items || !ratings)))
     return MR_EINVAL;
   return m->ops->score_history(m->state, items, ratings, n, scores);
+}
+
+int rec_score_items(const rec_model *m, int32_t user, const int32_t *h_items,
+                    const float *h_ratings, int n_h, const int32_t *items, int n, float *out,
+                    float *scratch) {
+  int32_t ni = m->ops->n_items(m->state);
+  if (n < 0 || (n > 0 && (!items || !out)) || n_h < 0 || (user < 0 && n_h > 0 && !h_items))
+    return MR_EINVAL;
+  for (int k = 0; k < n; k++)
+    if (items[k] < 0 || items[k] >= ni)
+      return MR_ERANGE;
+  if (!scratch)
+    return MR_EINVAL;
+  if (m->ops->score_items)
+    return m->ops->score_items(m->state, user, h_items, h_ratings, n_h, items, n, out, scratch);
+  int rc = user >= 0 ? rec_score_user(m, user, scratch)
+                     : rec_score_history(m, h_items, h_ratings, n_h, scratch);
+  if (rc)
+    return rc;
+  for (int k = 0; k < n; k++)
+    out[k] = scratch[items[k]];
+  return MR_OK;
 }
 
 int rec_save(const rec_model *m, const char *path) {

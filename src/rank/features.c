@@ -100,9 +100,8 @@ struct feat_ctx {
 struct feat_scratch {
   int32_t *mark; /* per person: stamp of the last user that liked them */
   int32_t stamp;
-  int32_t *order;
+  uint64_t *order; /* sort keys: order-preserving score bits (high), candidate (low) */
   float *genre_share;
-  float *rank_tmp;
 };
 
 /* ---- people dictionary (open addressing on name hashes) ---- */
@@ -349,10 +348,9 @@ int feat_scratch_create(const feat_ctx *c, feat_scratch **out) {
   if (!s)
     return MR_ENOMEM;
   s->mark = calloc((size_t)c->n_people + 1, sizeof(int32_t));
-  s->order = malloc(((size_t)c->n_movies + 1) * sizeof(int32_t));
+  s->order = malloc(((size_t)c->n_movies + 1) * sizeof(uint64_t));
   s->genre_share = calloc(MR_MAX_GENRES, sizeof(float));
-  s->rank_tmp = malloc(((size_t)c->n_movies + 1) * sizeof(float));
-  if (!s->mark || !s->order || !s->genre_share || !s->rank_tmp) {
+  if (!s->mark || !s->order || !s->genre_share) {
     feat_scratch_free(s);
     return MR_ENOMEM;
   }
@@ -366,7 +364,6 @@ void feat_scratch_free(feat_scratch *s) {
   free(s->mark);
   free(s->order);
   free(s->genre_share);
-  free(s->rank_tmp);
   free(s);
 }
 
@@ -415,13 +412,22 @@ static int genre_count_of(uint32_t g) {
   return __builtin_popcount(g);
 }
 
-/* Sorting candidates by one generator's score, descending, ties by candidate position. */
-static int feat_cmp_desc(const void *a, const void *b, void *key) {
-  const float *k = key;
-  float x = k[*(const int32_t *)a], y = k[*(const int32_t *)b];
-  if (x != y)
-    return x < y ? 1 : -1;
-  return (*(const int32_t *)a > *(const int32_t *)b) - (*(const int32_t *)a < *(const int32_t *)b);
+/* A sort key putting higher scores first (NaN last), ties by candidate position. */
+static uint64_t feat_rank_key(float score, int32_t ci) {
+  uint32_t b = 0xFFFFFFFFu; /* NaN ranks last */
+  if (score == score) {
+    if (score == 0.0f)
+      score = 0.0f; /* -0 ties with +0 */
+    memcpy(&b, &score, sizeof(b));
+    b = (b & 0x80000000u) ? ~b : b | 0x80000000u; /* ascending as unsigned */
+    b = ~b;                                       /* descending */
+  }
+  return (uint64_t)b << 32 | (uint32_t)ci;
+}
+
+static int feat_cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
 }
 
 int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, float *x) {
@@ -541,6 +547,7 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
       for (int64_t k = recent_b; k < n_h; k++) {
         const float *o = c->emb + (size_t)items[k] * c->emb_dim;
         float d = 0;
+#pragma omp simd reduction(+ : d)
         for (int j = 0; j < c->emb_dim; j++)
           d += e[j] * o[j];
         mx = d > mx ? d : mx;
@@ -564,13 +571,11 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
   for (int g = 0; g < FEAT_N_GEN; g++) {
     if (!in->gen_scores[g])
       continue;
-    for (int ci = 0; ci < in->n_cands; ci++) {
-      s->order[ci] = ci;
-      s->rank_tmp[ci] = in->gen_scores[g][in->cands[ci]];
-    }
-    qsort_r(s->order, (size_t)in->n_cands, sizeof(int32_t), feat_cmp_desc, s->rank_tmp);
+    for (int ci = 0; ci < in->n_cands; ci++)
+      s->order[ci] = feat_rank_key(in->gen_scores[g][in->cands[ci]], ci);
+    qsort(s->order, (size_t)in->n_cands, sizeof(uint64_t), feat_cmp_u64);
     for (int k = 0; k < in->n_cands; k++)
-      x[(size_t)s->order[k] * nf + 2 * g + 1] = (float)(k + 1);
+      x[(size_t)(uint32_t)s->order[k] * nf + 2 * g + 1] = (float)(k + 1);
   }
   if (in->drop_groups)
     for (int f = 0; f < nf; f++)
