@@ -1,6 +1,7 @@
 /* Serving cost of the personalized section: microseconds per reco_recommend call over every
  * user of the data (base history, and base history + one live rating, which takes the fold-in
- * path), single thread, medians and p99 of repeated passes. */
+ * path), single thread, medians and p99 of repeated passes.
+ * Usage: bench_reco [DATA [MODELS [PASSES [CASE]]]] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ int main(int argc, char **argv) {
   const char *data = argc > 1 ? argv[1] : "../shared/data";
   const char *models = argc > 2 ? argv[2] : "models/current";
   int passes = argc > 3 ? atoi(argv[3]) : 3;
+  int only = argc > 4 ? atoi(argv[4]) : -1; /* one case (0-2), for profiles */
   char err[512];
   mr_dataset *ds = NULL;
   reco *r = NULL;
@@ -67,6 +69,8 @@ int main(int argc, char **argv) {
   printf("| case | calls | median us | p99 us | mean us | median CPU us |\n"
          "|---|---|---|---|---|---|\n");
   for (int c = 0; c < 3; c++) {
+    if (only >= 0 && c != only)
+      continue;
     for (int p = 0; p < passes; p++)
       if (bench_pass(r, ds, lives[c], secs[c], us + (size_t)p * ds->n_users,
                      cpu + (size_t)p * ds->n_users)) {

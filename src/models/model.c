@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/mr_error.h"
+#include "core/mr_sort.h"
 #include "models/model_ops.h"
 #include "models/modelfile.h"
 #include <stdarg.h>
@@ -99,75 +100,32 @@ void rec_set_err(char *err, size_t errlen, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* Whether item a ranks before item b: higher score, then lower index. */
-static int rec_before(float sa, int32_t a, float sb, int32_t b) {
-  return sa > sb || (sa == sb && a < b);
-}
-
-/* Restores the heap below slot i (the root is the worst of the kept items). */
-static void rec_sift_down(int32_t *h_idx, float *h_s, int count, int i) {
-  for (;;) {
-    int l = 2 * i + 1, r = l + 1, w = i;
-    if (l < count && rec_before(h_s[w], h_idx[w], h_s[l], h_idx[l]))
-      w = l;
-    if (r < count && rec_before(h_s[w], h_idx[w], h_s[r], h_idx[r]))
-      w = r;
-    if (w == i)
-      return;
-    int32_t ti = h_idx[i];
-    float ts = h_s[i];
-    h_idx[i] = h_idx[w];
-    h_s[i] = h_s[w];
-    h_idx[w] = ti;
-    h_s[w] = ts;
-    i = w;
-  }
-}
-
 int rec_top_n(const float *scores, int32_t n_items, const uint8_t *exclude, int n, int32_t *top,
               float *top_scores) {
-  /* a heap of the n best so far with the worst on top, then sorted in place: O(N log n) */
-  float stack_s[512];
-  float *h_s = top_scores ? top_scores : n <= 512 ? stack_s : malloc((size_t)n * sizeof(float));
-  if (!h_s || n <= 0)
+  /* packed (score, index) keys: select the n smallest, then sort just those */
+  uint64_t stack[4096];
+  uint64_t *keys =
+      (size_t)n_items * 2 <= 4096 ? stack : malloc((size_t)n_items * 2 * sizeof(uint64_t));
+  if (!keys || n <= 0)
     return 0;
-  int count = 0;
+  size_t m = 0;
   for (int32_t i = 0; i < n_items; i++) {
     float s = scores[i];
     if ((exclude && exclude[i]) || s != s) /* NaN never ranks */
       continue;
-    if (count < n) {
-      /* sift up */
-      int c = count++;
-      while (c > 0) {
-        int p = (c - 1) / 2;
-        if (!rec_before(h_s[p], top[p], s, i))
-          break;
-        top[c] = top[p];
-        h_s[c] = h_s[p];
-        c = p;
-      }
-      top[c] = i;
-      h_s[c] = s;
-    } else if (rec_before(s, i, h_s[0], top[0])) {
-      top[0] = i;
-      h_s[0] = s;
-      rec_sift_down(top, h_s, count, 0);
-    }
+    keys[m++] = mr_rank_key(s, (uint32_t)i);
   }
-  /* heap sort: repeatedly move the worst to the end */
-  for (int end = count - 1; end > 0; end--) {
-    int32_t ti = top[0];
-    float ts = h_s[0];
-    top[0] = top[end];
-    h_s[0] = h_s[end];
-    top[end] = ti;
-    h_s[end] = ts;
-    rec_sift_down(top, h_s, end, 0);
+  size_t k = (size_t)n < m ? (size_t)n : m;
+  mr_select_rank_keys(keys, m, k);
+  mr_sort_rank_keys(keys, k, keys + n_items);
+  for (size_t j = 0; j < k; j++) {
+    top[j] = (int32_t)mr_rank_key_index(keys[j]);
+    if (top_scores)
+      top_scores[j] = scores[top[j]];
   }
-  if (h_s != top_scores && h_s != stack_s)
-    free(h_s);
-  return count;
+  if (keys != stack)
+    free(keys);
+  return (int)k;
 }
 
 /* ---- registry ---- */
