@@ -21,6 +21,7 @@ enum {
   O_WEB,
   O_EVENTS,
   O_TTL,
+  O_POOL,
   O_N
 };
 static const cli_opt api_cli_opts[O_N] = {
@@ -39,6 +40,8 @@ static const cli_opt api_cli_opts[O_N] = {
     [O_EVENTS] = {"events-url", CLI_STR, "http://127.0.0.1:8001", NULL,
                   "the event service's URL, told to the UI by /config.js"},
     [O_TTL] = {"cache-ttl", CLI_INT, "300", NULL, "seconds a cached response lives"},
+    [O_POOL] = {"pool-recs", CLI_INT, "0", NULL,
+                "1: compute single recommendation lists on the thread pool (0: on the loop)"},
 };
 
 int cmd_api(int argc, char **argv) {
@@ -78,6 +81,7 @@ int cmd_api(int argc, char **argv) {
       .cache_ttl_s = (int)v.num[O_TTL],
       .models_dir = v.str[O_MODELS],
       .data_dir = data_dir,
+      .pool_recs = v.num[O_POOL] != 0,
   };
   if ((rc = api_create(&o, r, &a))) {
     fprintf(stderr, "movierec api: %s\n", mr_strerror(rc));

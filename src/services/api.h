@@ -17,6 +17,7 @@ typedef struct api_opts {
   int cache_ttl_s;           /* TTL of mr:u:{UID}:cache (300) */
   const char *models_dir;    /* model root: ROOT/current is followed (NULL: never swap) */
   const char *data_dir;      /* base data a swapped-in version is opened against */
+  int pool_recs;             /* 1: compute single lists on the thread pool, not on the loop */
 } api_opts;
 
 typedef struct api api;
