@@ -1,4 +1,5 @@
 /* `movierec recommend`: a user's top movies (titles and scores) from the published model. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "cli/cli_opts.h"
 #include "core/mr_error.h"
 #include "pipeline/reco.h"
+#include "pipeline/snapshot.h"
 
 enum { O_USER, O_N_RECS, O_SECTION, O_GENRES, O_DATA, O_MODELS, O_N };
 static const cli_opt rec_opts[O_N] = {
@@ -65,6 +67,21 @@ int cmd_recommend(int argc, char **argv) {
   if (cli_load_dataset(v.str[O_DATA], &ds))
     return 1;
   snprintf(dir, sizeof(dir), "%s/current", v.str[O_MODELS]);
+  /* a retrained version also knows the live ratings it was trained on (new users among them) */
+  char real[PATH_MAX], live_path[PATH_MAX + 32];
+  snap_rating *live = NULL;
+  size_t n_live = 0;
+  if (realpath(dir, real)) {
+    snprintf(dir, sizeof(dir), "%s", real);
+    snprintf(live_path, sizeof(live_path), "%s/%s", real, SNAP_LIVE_FILE);
+    if ((rc = snap_read_tsv(live_path, &live, &n_live, err, sizeof(err))) ||
+        (rc = snap_apply(ds, live, n_live, NULL))) {
+      free(live);
+      fprintf(stderr, "movierec recommend: %s\n", *err ? err : mr_strerror(rc));
+      goto done;
+    }
+    free(live);
+  }
   if ((rc = reco_open(dir, ds, &r, err, sizeof(err)))) {
     fprintf(stderr, "movierec recommend: %s (run `movierec train` first)\n",
             *err ? err : mr_strerror(rc));
