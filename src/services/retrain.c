@@ -100,7 +100,8 @@ static void retrain_scramble(mr_dataset *ds) {
 }
 
 /* One retraining: snapshot, holdout, candidate, comparison, publication. */
-static int retrain_once(const retrain_config *cfg, store *st, retrain_result *res) {
+static int retrain_once(const retrain_config *cfg, store *st, retrain_result *res,
+                        volatile sig_atomic_t *stop) {
   char tmp[PUB_PATH_MAX] = "", err[512] = "", path[PUB_PATH_MAX + 64];
   store_live_rating *lr = NULL;
   snap_rating *live = NULL, *serving_live = NULL;
@@ -237,6 +238,12 @@ static int retrain_once(const retrain_config *cfg, store *st, retrain_result *re
     rc = MR_OK;
     goto done;
   }
+  if (*stop) {
+    /* asked to stop while training: do not publish half-way through a shutdown */
+    snprintf(res->reason, sizeof(res->reason), "stopped before publishing");
+    rc = MR_EIO;
+    goto done;
+  }
 
   /* 4. publish: vN complete on disk, current switched, announced, old versions pruned */
   t = retrain_now();
@@ -369,7 +376,7 @@ int retrain_run(const retrain_config *cfg, volatile sig_atomic_t *stop) {
     char startbuf[32];
     snprintf(startbuf, sizeof(startbuf), "%lld", (long long)started);
     retrain_set_field(st, "running_since", startbuf);
-    last_rc = retrain_once(cfg, st, &res);
+    last_rc = retrain_once(cfg, st, &res, stop);
     if (last_rc && !store_connected(st))
       store_reconnect(st);
     fprintf(stderr,
