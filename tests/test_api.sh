@@ -105,7 +105,7 @@ if [ "$(jq -c .items "$TMP/body")" != "$(jq -c .items "$TMP/r1_computed")" ]; th
 else ok; fi
 expect 200 '/recommendations/1?n=5' '.source == "computed" and (.items|length) == 5'
 expect 200 '/recommendations/1?n=100' '(.items|length) == 100'
-[ "$(rcli HEXISTS 'mr:u:{1}:cache' n=5)" = 1 ] && ok || fail "n=5 not cached in mr:u:{1}:cache"
+[ "$(rcli HEXISTS 'mr:u:{1}:cache' "$VERSION|n=5")" = 1 ] && ok || fail "n=5 not cached in mr:u:{1}:cache"
 TTL=$(rcli TTL 'mr:u:{1}:cache')
 [ "$TTL" -gt 0 ] && [ "$TTL" -le 300 ] && ok || fail "cache TTL $TTL"
 for bad in 'n=0' 'n=101' 'n=abc' 'n=-1' 'n=99999999999999999999' 'n=' 'n=1.5'; do
