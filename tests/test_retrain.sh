@@ -4,7 +4,8 @@
 # way `movierec consume` stores them; `movierec retrain --once` publishes the next version while
 # a curl loop keeps requesting (zero failures, the API swaps without a restart); `models list`,
 # `models rollback` (the API follows), keep-K pruning, an incomplete version refused, and a
-# sabotaged candidate that is not published. Two trainings in all (one under sanitizers).
+# sabotaged candidate that is not published. Two trainings of a cheap pipeline (fewer feature
+# generators, 20 trees) in all, one under sanitizers.
 set -euo pipefail
 BIN=$(readlink -f "${1:-build/movierec}")
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -50,6 +51,8 @@ else
   V1=$(basename "$(readlink -f "$MODELS/current")")
 fi
 N1=${V1#v}
+# the cheap pipeline: ALS candidates, genre and gems features only (what reco opens), 20 trees
+PARAMS="gens=1,per_gen=50,fgens=72,trees=20"
 
 # ---- Redis and the API -----------------------------------------------------------------------
 RPORT=$("$HERE/harness/redis.sh" start "$TMP/redis" --owner $$)
@@ -99,17 +102,20 @@ check "retrain --once waits below --min-new" grep -q "23 new ratings since .* wa
 
 # ---- retrain while requests keep coming --------------------------------------------------------
 : >"$TMP/loop.out"
+# (paced: the loop must not starve the training it waits for on a 2-core machine)
 (
   while :; do
     u=$((RANDOM % 900 + 1))
     code=$(curl -s -m 10 -o "$TMP/loop.body" -w '%{http_code}' "$URL/recommendations/$u?n=5" ||
       echo 000)
-    echo "$code $(jq -r .model_version "$TMP/loop.body" 2>/dev/null)" >>"$TMP/loop.out"
+    v=$(grep -o '"model_version":"v[0-9]*"' "$TMP/loop.body" 2>/dev/null | cut -d'"' -f4)
+    echo "$code $v" >>"$TMP/loop.out"
+    sleep 0.05
   done
 ) &
 LOOP_PID=$!
 R0=$SECONDS
-"$BIN" retrain --once --min-new 20 --keep 3 --epsilon 0.2 --redis "$REDIS" --models "$MODELS" \
+"$BIN" retrain --once --min-new 20 --keep 3 --epsilon 0.2 --params "$PARAMS" --redis "$REDIS" --models "$MODELS" \
   >"$TMP/retrain1.log" 2>&1 || { cat "$TMP/retrain1.log" >&2; fail "retrain --once failed"; }
 RETRAIN_S=$((SECONDS - R0))
 V2=v$((N1 + 1))
@@ -176,7 +182,7 @@ if [ "${MR_SANITIZE:-0}" != 1 ]; then
     TS=$((TS + 1))
     put_rating "$u" "$m" 5 "$TS"
   done
-  "$BIN" retrain --once --force --sabotage --epsilon 0.2 --redis "$REDIS" --models "$MODELS" \
+  "$BIN" retrain --once --force --sabotage --epsilon 0.2 --params "$PARAMS" --redis "$REDIS" --models "$MODELS" \
     >"$TMP/retrain2.log" 2>&1 || { cat "$TMP/retrain2.log" >&2; fail "sabotaged retrain failed"; }
   check "a worse candidate is rejected" grep -Eq -- "-> rejected" "$TMP/retrain2.log"
   grep -q -- "-> rejected" "$TMP/retrain2.log" || grep -v '^  ' "$TMP/retrain2.log" >&2
