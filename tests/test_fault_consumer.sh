@@ -30,7 +30,21 @@ grep -q "supervisor: consume exited (killed by signal 9)" "$TMP/log/consume.log"
 fault_wait_client
 fault_wait_drain
 fault_check
+
+# A client's retry under the same event id (its first attempt reached the broker, the answer
+# was lost) is stored once, and with the first attempt's rating.
+KEY=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+for r in 2 5; do
+  CODE=$(curl -s -o "$TMP/body" -m 5 -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary "{\"user_id\": 990001, \"movie_id\": 1, \"rating\": $r, \"event_id\": \"$KEY\"}" \
+    "$EV_URL/interact" || true)
+  [ "$CODE" = 202 ] && grep -q "\"event_id\":\"$KEY\"" "$TMP/body" || fail "retry with a key: $CODE $(cat "$TMP/body")"
+done
+fault_wait_stored $((FAULT_N + 1)) 30
+sleep 1
+[ "$(fault_stored)" = $((FAULT_N + 1)) ] || fail "two posts under one event id stored $(($(fault_stored) - FAULT_N)) times"
+[ "$(rcli hget 'mr:u:{990001}:ratings' 1 | cut -d: -f1)" = 2 ] || fail "the retry's rating replaced the first"
+fault_log "two posts under one event id: stored once, with the first rating"
+
 # the restarted consumer's summary: redelivered events it found already stored
-fault_stop_services
-REDELIVERED=$(grep -o 'stopping: stored [0-9]*, duplicates [0-9]*' "$TMP/log/consume.log" | tail -1)
-fault_summary "killed at $AT_KILL stored; restarted consumer: ${REDELIVERED#stopping: }"
+fault_summary "killed at $AT_KILL stored; restarted consumer: $(fault_consumer_counts)"

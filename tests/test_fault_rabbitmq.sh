@@ -48,5 +48,7 @@ fault_check
 grep -q "RabbitMQ reconnected" "$TMP/log/consume.log" || fail "the consumer logged no reconnect"
 # the probe rating of user 1 was refused (503): never stored
 [ -z "$(rcli hget 'mr:u:{1}:ratings' 50)" ] || fail "a 503'd rating was stored"
+# the consumer's duplicates: publishes the broker took but could not confirm before it went
+# down, answered 503 and retried under the same event id (stored once all the same)
 fault_summary "broker down $(awk -v a="$T_DOWN" -v b="$T_UP" 'BEGIN { printf "%.1f", b - a }') s," \
-  "events healthy $RECOVER_S s after it, neither service restarted"
+  "events healthy $RECOVER_S s after it, neither service restarted; consumer: $(fault_consumer_counts)"

@@ -142,11 +142,13 @@ fault_start_consumer() {
 }
 
 # fault_send [ARGS...]: FAULT_N ratings in the background (CLIENT_PID), progress in
-# $TMP/progress, what was sent in $TMP/sent.
+# $TMP/progress, what was sent in $TMP/sent. FAULT_CLIENT_ARGS adds client options (e.g.
+# --no-key, to see what blind retries without an event id do).
 fault_send() {
   FAULT_SEND_T0=$(fault_now)
   "$CLIENT" send --url "$EV_URL" --count "$FAULT_N" --conns "$FAULT_CONNS" --rate "$FAULT_RATE" \
-    --deadline $((120 * FAULT_SLOW)) --out "$TMP/sent" --progress "$TMP/progress" "$@" \
+    --deadline $((120 * FAULT_SLOW)) --out "$TMP/sent" --progress "$TMP/progress" \
+    ${FAULT_CLIENT_ARGS:-} "$@" \
     >"$TMP/client.out" 2>"$TMP/client.err" &
   CLIENT_PID=$!
   fault_log "client: $FAULT_N ratings, $FAULT_CONNS connections, at most $FAULT_RATE/s"
@@ -225,6 +227,15 @@ fault_check() {
   FAULT_SUMMARY="sent / accepted / stored / duplicates = $2 / $4 / $6 / $8"
   [ "$2" = "$FAULT_N" ] && [ "$4" = "$FAULT_N" ] && [ "$6" = "$FAULT_N" ] && [ "$8" = 0 ] ||
     fail "expected $FAULT_N / $FAULT_N / $FAULT_N / 0, got $FAULT_SUMMARY"
+}
+
+# fault_consumer_counts: stops the services and prints the consumer's last summary ("stored S,
+# duplicates D, dead-lettered X": D counts events it found already stored, i.e. redeliveries
+# and retries that reached the broker twice under one event id).
+fault_consumer_counts() {
+  fault_stop_services
+  grep -o 'stopping: stored [0-9]*, duplicates [0-9]*' "$TMP/log/consume.log" | tail -1 |
+    sed 's/^stopping: //'
 }
 
 # fault_summary WHAT: the closing lines.
