@@ -21,6 +21,7 @@ fault_log "stopping RabbitMQ at $(fault_progress accepted) accepted"
 fault_log "RabbitMQ stopped"
 # while it is away: /health and POST /interact answer 503 at once, nothing is accepted
 fault_wait_code "$EV_URL/health" 503 10 || fail "events /health did not turn 503"
+sleep 0.3 # the client writes its progress every 100 ms: let the last 202s show
 ACC1=$(fault_progress accepted)
 CODE=$(curl -s -o "$TMP/body" -m 5 -w '%{http_code}' -H 'Content-Type: application/json' \
   --data-binary '{"user_id": 1, "movie_id": 50, "rating": 4}' "$EV_URL/interact" || true)

@@ -56,18 +56,18 @@ fault_stop_services() {
   local run=${1:-$TMP/run} f pid
   touch "$run/stopping"
   for f in "$run"/*.supervisor; do
-    [ -f "$f" ] && { kill "$(cat "$f")" 2>/dev/null || true; }
+    pid=$(cat "$f" 2>/dev/null) && [ -n "$pid" ] && { kill "$pid" 2>/dev/null || true; }
   done
   for _ in $(seq 1 150); do
     local alive=0
     for f in "$run"/*.supervisor "$run"/*.pid; do
-      [ -f "$f" ] && pid=$(cat "$f") && kill -0 "$pid" 2>/dev/null && alive=1
+      pid=$(cat "$f" 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && alive=1
     done
     [ $alive = 0 ] && break
     sleep 0.1
   done
   for f in "$run"/*.supervisor "$run"/*.pid; do
-    [ -f "$f" ] && { kill -9 "$(cat "$f")" 2>/dev/null || true; }
+    pid=$(cat "$f" 2>/dev/null) && [ -n "$pid" ] && { kill -9 "$pid" 2>/dev/null || true; }
     rm -f "$f"
   done
   return 0
