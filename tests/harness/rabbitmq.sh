@@ -85,9 +85,16 @@ start)
   echo "[]." >"$DIR/enabled_plugins"
   # AMQP port P and distribution port P+1 (the CLI tools take ports around P+1+10000, which
   # the OS hands out dynamically when busy).
-  PORT=$(harness_pick_port 2)
-  echo "mrtest$PORT@localhost" >"$DIR/nodename"
-  rmq_launch "$PORT" || exit 1
+  # Another process may take the picked ports (or the node's name) first on a busy machine:
+  # then the node exits at once and we pick again.
+  for try in 1 2 3; do
+    PORT=$(harness_pick_port 2)
+    echo "mrtest$PORT@localhost" >"$DIR/nodename"
+    rmq_launch "$PORT" && break
+    tail -5 "$DIR/server.out" >&2 || true
+    [ $try -lt 3 ] || exit 1
+    rm -rf "$DIR/mnesia" && mkdir -p "$DIR/mnesia"
+  done
   echo "$PORT" >"$DIR/port"
   [ -z "$OWNER" ] || harness_watch "$DIR" "$OWNER" "$HERE/rabbitmq.sh" stop "$DIR"
   echo "$PORT"
