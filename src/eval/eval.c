@@ -38,6 +38,14 @@ static const eval_config eval_cfg_content = {
     "content", "content", "cast_n=5,min_df=2", "wmode=0|1|2;dim=48|64",
     "TF-IDF + truncated SVD, cosine to the rating-weighted profile"};
 
+/* semantic: the profile weighting, the pooling and the dimensions searched on validation; the
+ * co-occurrence window and PPMI settings are the usual ones for small corpora (window 5, context
+ * smoothing 0.75, no shift). */
+static const eval_config eval_cfg_semantic = {
+    "semantic", "semantic", "window=5,min_count=2,cast_n=5,seed=42",
+    "wmode=1|3;pool=0|1;dim=64|128",
+    "PPMI word vectors from the movies' text, SIF-pooled; stands in for sentence embeddings"};
+
 static const eval_config eval_cfg_ease = {"ease", "ease", "weighting=0",
                                           "lambda=50|100|200|400|800|1600",
                                           "EASE^R closed-form item-item autoencoder (binary X)"};
@@ -89,6 +97,7 @@ static const eval_config *const eval_configs[] = {
     &eval_cfg_als,
     &eval_cfg_genre,
     &eval_cfg_content,
+    &eval_cfg_semantic,
     &eval_cfg_ease,
     &eval_cfg_itemknn,
     &eval_cfg_gcn,

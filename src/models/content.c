@@ -596,6 +596,41 @@ static int content_movie_tokens(const mr_dataset *ds, const content_opts *o, con
   return MR_OK;
 }
 
+int content_docs_build(const mr_dataset *ds, const content_opts *o, content_docs **out) {
+  content_tokbuf b = {0};
+  content_docs *d = NULL;
+  int rc = MR_ENOMEM;
+  if (!ds || !o || ds->n_movies < 0)
+    return MR_EINVAL;
+  if (!(d = calloc(1, sizeof(*d))) ||
+      !(d->ptr = malloc(((size_t)ds->n_movies + 1) * sizeof(int64_t))))
+    goto fail;
+  d->ptr[0] = 0;
+  if ((rc = content_movie_tokens(ds, o, &b, d->ptr)))
+    goto fail;
+  d->n_docs = ds->n_movies;
+  d->tok = b.tok;
+  d->w = b.w;
+  *out = d;
+  return MR_OK;
+fail:
+  content_tokbuf_free(&b);
+  content_docs_free(d);
+  return rc;
+}
+
+void content_docs_free(content_docs *d) {
+  if (!d)
+    return;
+  if (d->tok)
+    for (int64_t k = 0; k < d->ptr[d->n_docs]; k++)
+      free(d->tok[k]);
+  free(d->tok);
+  free(d->w);
+  free(d->ptr);
+  free(d);
+}
+
 /* ---- model ---- */
 
 static int content_alloc(int32_t n_items, int32_t n_users, int d, content_model **out) {
@@ -676,8 +711,7 @@ static void content_profile(const content_model *m, const int32_t *items, const 
 
 int content_fit(const content_opts *o, const rec_train_data *d, content_model **out) {
   const mr_dataset *ds = d->ds;
-  content_tokbuf b = {0};
-  int64_t *tok_ptr = NULL;
+  content_docs *docs = NULL;
   content_tfidf *t = NULL;
   content_model *m = NULL;
   int rc;
@@ -685,16 +719,13 @@ int content_fit(const content_opts *o, const rec_train_data *d, content_model **
       ds->n_movies <= 0)
     return MR_EINVAL;
   int dim = o->dim < ds->n_movies ? o->dim : ds->n_movies;
-  tok_ptr = malloc(((size_t)ds->n_movies + 1) * sizeof(int64_t));
-  if (!tok_ptr)
-    return MR_ENOMEM;
-  if ((rc = content_movie_tokens(ds, o, &b, tok_ptr)))
+  if ((rc = content_docs_build(ds, o, &docs)))
     goto fail;
-  if ((rc = content_tfidf_build(ds->n_movies, tok_ptr, (const char *const *)b.tok, b.w, o->min_df,
-                                &t)))
+  if ((rc = content_tfidf_build(docs->n_docs, docs->ptr, (const char *const *)docs->tok, docs->w,
+                                o->min_df, &t)))
     goto fail;
-  content_tokbuf_free(&b);
-  memset(&b, 0, sizeof(b));
+  content_docs_free(docs);
+  docs = NULL;
   if ((rc = content_alloc(ds->n_movies, d->ui->n_rows, dim, &m)))
     goto fail;
   m->o = *o;
@@ -711,14 +742,12 @@ int content_fit(const content_opts *o, const rec_train_data *d, content_model **
                     m->profiles + (size_t)u * dim);
   }
   content_tfidf_free(t);
-  free(tok_ptr);
   *out = m;
   return MR_OK;
 fail:
-  content_tokbuf_free(&b);
+  content_docs_free(docs);
   content_tfidf_free(t);
   content_free(m);
-  free(tok_ptr);
   return rc;
 }
 
