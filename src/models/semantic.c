@@ -18,6 +18,8 @@
 /* Extra columns of the randomized subspace beyond dim. */
 #define SEM_OVERSAMPLE 16
 #define SEM_N_PARAMS 16
+/* A description shared by this many movies is a placeholder, not a plot. */
+#define SEM_PLACEHOLDER_MIN 5
 
 struct semantic_model {
   int32_t n_items, n_users, vocab;
@@ -35,7 +37,7 @@ void semantic_opts_default(semantic_opts *o) {
   o->alpha = 0.75f;
   o->shift = 1.0f;
   o->eig_p = 0.5f;
-  o->pool = 0;
+  o->pool = 1; /* idf beat SIF weights on every split's validation cut */
   o->sif_a = 1e-3f;
   o->rm_pc = 1;
   o->w_meta = 1.0f;
@@ -67,7 +69,7 @@ int semantic_opts_valid(const semantic_opts *o) {
   return o && o->dim >= 1 && o->dim <= 1024 && o->window >= 1 && o->window <= 50 &&
          o->min_count >= 1 && o->cast_n >= 0 && o->cast_n <= 100 && o->alpha > 0 && o->alpha <= 1 &&
          o->shift >= 1 && isfinite(o->shift) && o->eig_p >= 0 && o->eig_p <= 1 && o->pool >= 0 &&
-         o->pool <= 2 && o->sif_a > 0 && isfinite(o->sif_a) && (o->rm_pc == 0 || o->rm_pc == 1) &&
+         o->pool <= 2 && o->sif_a > 0 && isfinite(o->sif_a) && o->rm_pc >= 0 && o->rm_pc <= 16 &&
          o->w_meta >= 0 && isfinite(o->w_meta) && o->wmode >= 0 && o->wmode <= 3 && o->iters >= 1 &&
          o->iters <= 50 && o->seed != UINT64_MAX;
 }
@@ -99,8 +101,9 @@ static int sem_tok_cmp(const void *a, const void *b, void *ctx) {
 }
 
 /* Term ids in sorted string order (so they do not depend on anything but the text), terms in
- * fewer than min_count movies dropped. */
-static int sem_vocab_build(const content_docs *docs, int min_count, sem_vocab *v) {
+ * fewer than min_count movies and tokens with drop[k] set left out. */
+static int sem_vocab_build(const content_docs *docs, const uint8_t *drop, int min_count,
+                           sem_vocab *v) {
   int64_t n_tok = docs->ptr[docs->n_docs];
   int64_t *order = malloc(((size_t)n_tok + 1) * sizeof(int64_t));
   int32_t *raw = malloc(((size_t)n_tok + 1) * sizeof(int32_t));
@@ -128,7 +131,7 @@ static int sem_vocab_build(const content_docs *docs, int min_count, sem_vocab *v
     last[t] = -1;
   for (int32_t j = 0; j < docs->n_docs; j++)
     for (int64_t k = docs->ptr[j]; k < docs->ptr[j + 1]; k++)
-      if (last[raw[k]] != j) {
+      if (!drop[k] && last[raw[k]] != j) {
         last[raw[k]] = j;
         raw_df[raw[k]]++;
       }
@@ -140,7 +143,7 @@ static int sem_vocab_build(const content_docs *docs, int min_count, sem_vocab *v
   if (!v->meta || !v->count || !v->df)
     goto done;
   for (int64_t k = 0; k < n_tok; k++) {
-    int32_t t = keep[raw[k]];
+    int32_t t = drop[k] ? -1 : keep[raw[k]];
     v->tid[k] = t;
     if (t < 0)
       continue;
@@ -159,6 +162,46 @@ done:
   if (rc)
     sem_vocab_free(v);
   return rc;
+}
+
+static int sem_desc_cmp(const void *a, const void *b, void *ctx) {
+  const mr_movie *mv = ctx;
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  int c = strcmp(mv[x].description, mv[y].description);
+  return c ? c : (x > y) - (x < y);
+}
+
+/* Marks the description words of movies whose description is a placeholder: one text shared
+ * word for word by SEM_PLACEHOLDER_MIN or more movies (IMDb's "It looks like we don't have any
+ * Plot Summaries for this title yet..." stands in for 51 plots). Left in, its words would make
+ * those unrelated movies each other's nearest neighbours. */
+static int sem_drop_placeholders(const mr_dataset *ds, const content_docs *docs, uint8_t *drop) {
+  int32_t n = ds->n_movies, *idx = malloc(((size_t)n + 1) * sizeof(int32_t));
+  uint8_t *ph = calloc((size_t)n + 1, 1);
+  int32_t m = 0;
+  if (!idx || !ph) {
+    free(idx);
+    free(ph);
+    return MR_ENOMEM;
+  }
+  for (int32_t j = 0; j < n; j++)
+    if (ds->movies[j].has_imdb && ds->movies[j].description && ds->movies[j].description[0])
+      idx[m++] = j;
+  qsort_r(idx, (size_t)m, sizeof(int32_t), sem_desc_cmp, ds->movies);
+  for (int32_t a = 0, b; a < m; a = b) {
+    for (b = a + 1;
+         b < m && !strcmp(ds->movies[idx[a]].description, ds->movies[idx[b]].description); b++)
+      ;
+    if (b - a >= SEM_PLACEHOLDER_MIN)
+      for (int32_t q = a; q < b; q++)
+        ph[idx[q]] = 1;
+  }
+  for (int32_t j = 0; j < n; j++)
+    for (int64_t k = docs->ptr[j]; k < docs->ptr[j + 1]; k++)
+      drop[k] = ph[j] && !strncmp(docs->tok[k], "w:", 2);
+  free(idx);
+  free(ph);
+  return MR_OK;
 }
 
 /* ---- co-occurrence and PPMI ---- */
@@ -392,6 +435,76 @@ static int sem_orth(double *x, int32_t V, int k, mr_rng *rng, double *dots) {
   return MR_OK;
 }
 
+/* Row blocks of every reduction over the vocabulary: a fixed count, so partial sums and their
+ * order do not depend on the number of threads. */
+#define SEM_CHUNKS 16
+
+/* g[k x k] (upper triangle, row-major) = x^T y over the V rows: per-block partials summed in
+ * block order. part is a SEM_CHUNKS x k x k workspace. */
+static void sem_gram(const double *x, const double *y, int32_t V, int k, double *part, double *g) {
+  size_t kk = (size_t)k * (size_t)k;
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < SEM_CHUNKS; c++) {
+    double *p = part + (size_t)c * kk;
+    int32_t lo = (int32_t)((int64_t)V * c / SEM_CHUNKS);
+    int32_t hi = (int32_t)((int64_t)V * (c + 1) / SEM_CHUNKS);
+    memset(p, 0, kk * sizeof(double));
+    for (int32_t a = lo; a < hi; a++) {
+      const double *xa = x + (size_t)a * k, *ya = y + (size_t)a * k;
+      for (int i = 0; i < k; i++) {
+        double xi = xa[i];
+        double *pi = p + (size_t)i * k;
+        for (int j = i; j < k; j++)
+          pi[j] += xi * ya[j];
+      }
+    }
+  }
+  memset(g, 0, kk * sizeof(double));
+  for (int c = 0; c < SEM_CHUNKS; c++)
+    for (size_t q = 0; q < kk; q++)
+      g[q] += part[(size_t)c * kk + q];
+}
+
+/* Cholesky QR run twice: x = Q R with G = x^T x = R^T R, Q = x R^-1 (rows in parallel).
+ * MR_ENUMERIC when G is not numerically positive definite (a rank-deficient x). */
+static int sem_cholqr2(double *x, int32_t V, int k, double *part, double *g) {
+  for (int pass = 0; pass < 2; pass++) {
+    sem_gram(x, x, V, k, part, g);
+    double dmax = 0;
+    for (int i = 0; i < k; i++)
+      dmax = g[(size_t)i * k + i] > dmax ? g[(size_t)i * k + i] : dmax;
+    /* G = R^T R in place (upper triangle, row j of R from the rows above it); a pivot that
+     * vanishes next to the largest diagonal means x is (nearly) rank deficient */
+    for (int j = 0; j < k; j++) {
+      double *rj = g + (size_t)j * k;
+      double piv = rj[j];
+      for (int i = 0; i < j; i++)
+        piv -= g[(size_t)i * k + j] * g[(size_t)i * k + j];
+      if (!(piv > 1e-14 * dmax))
+        return MR_ENUMERIC;
+      rj[j] = sqrt(piv);
+      for (int l = j + 1; l < k; l++) {
+        double v = rj[l];
+        for (int i = 0; i < j; i++)
+          v -= g[(size_t)i * k + j] * g[(size_t)i * k + l];
+        rj[l] = v / rj[j];
+      }
+    }
+    /* solve q R = x row by row (R upper triangular in g) */
+#pragma omp parallel for schedule(static)
+    for (int32_t a = 0; a < V; a++) {
+      double *xa = x + (size_t)a * k;
+      for (int j = 0; j < k; j++) {
+        double s = xa[j];
+        for (int i = 0; i < j; i++)
+          s -= xa[i] * g[(size_t)i * k + j];
+        xa[j] = s / g[(size_t)j * k + j];
+      }
+    }
+  }
+  return MR_OK;
+}
+
 typedef struct sem_eig {
   double lam;
   int idx;
@@ -422,26 +535,41 @@ static int sem_ritz(const double *z, int32_t V, int k, double *t, int d, double 
   for (int i = 0; i < k; i++)
     e[i] = (sem_eig){w[i], i};
   qsort(e, (size_t)k, sizeof(*e), sem_eig_cmp);
-  for (int j = 0; j < d; j++) {
-    int src = e[j].idx;
-    double scale = pow(fabs(e[j].lam), eig_p);
-    /* u = z * s_src; the sign is fixed (largest-magnitude component positive) so vectors do not
-     * depend on LAPACK's arbitrary choice */
-    double best = -1, sign = 1;
-    for (int pass = 0; pass < 2; pass++)
-      for (int32_t a = 0; a < V; a++) {
-        const double *za = z + (size_t)a * k;
-        double u = 0;
-        for (int i = 0; i < k; i++)
-          u += za[i] * t[(size_t)i * k + src];
-        if (pass == 0 && fabs(u) > best) {
-          best = fabs(u);
-          sign = u < 0 ? -1.0 : 1.0;
-        } else if (pass == 1) {
-          vec[(size_t)a * d + j] = (float)(sign * scale * u);
-        }
-      }
+  int *src = malloc((size_t)d * sizeof(int));
+  double *u = malloc((size_t)V * (size_t)d * sizeof(double));
+  if (!src || !u) {
+    free(src);
+    free(u);
+    goto done;
   }
+  for (int j = 0; j < d; j++)
+    src[j] = e[j].idx;
+    /* u = z * s, rows in parallel (each a fixed-order sum) */
+#pragma omp parallel for schedule(static)
+  for (int32_t a = 0; a < V; a++) {
+    const double *za = z + (size_t)a * k;
+    for (int j = 0; j < d; j++) {
+      double acc = 0;
+      for (int i = 0; i < k; i++)
+        acc += za[i] * t[(size_t)i * k + src[j]];
+      u[(size_t)a * d + j] = acc;
+    }
+  }
+  for (int j = 0; j < d; j++) {
+    double scale = pow(fabs(e[j].lam), eig_p);
+    /* the sign is fixed (largest-magnitude component positive) so vectors do not depend on
+     * LAPACK's arbitrary choice */
+    double best = -1, sign = 1;
+    for (int32_t a = 0; a < V; a++)
+      if (fabs(u[(size_t)a * d + j]) > best) {
+        best = fabs(u[(size_t)a * d + j]);
+        sign = u[(size_t)a * d + j] < 0 ? -1.0 : 1.0;
+      }
+    for (int32_t a = 0; a < V; a++)
+      vec[(size_t)a * d + j] = (float)(sign * scale * u[(size_t)a * d + j]);
+  }
+  free(src);
+  free(u);
   rc = MR_OK;
 done:
   free(w);
@@ -449,9 +577,27 @@ done:
   return rc;
 }
 
+/* Orthonormal columns for x: Cholesky QR2 (parallel), or Gram-Schmidt with redrawn columns when
+ * x is (nearly) rank deficient. The choice depends on the data only, never on the threads. */
+static int sem_orthonormalize(double *x, int32_t V, int k, mr_rng *rng, double *dots, double *part,
+                              double *g) {
+  size_t n = (size_t)V * (size_t)k;
+  double *keep = malloc(n * sizeof(double));
+  if (!keep)
+    return MR_ENOMEM;
+  memcpy(keep, x, n * sizeof(double));
+  int rc = sem_cholqr2(x, V, k, part, g);
+  if (rc == MR_ENUMERIC) {
+    memcpy(x, keep, n * sizeof(double));
+    rc = sem_orth(x, V, k, rng, dots);
+  }
+  free(keep);
+  return rc;
+}
+
 static int sem_word_vectors(const sem_csr *m, int d, const semantic_opts *o, float *vec) {
   int32_t V = m->n;
-  double *x = NULL, *y = NULL, *t = NULL, *dots = NULL;
+  double *x = NULL, *y = NULL, *t = NULL, *dots = NULL, *part = NULL;
   int rc = MR_ENOMEM;
   int k;
   if (V <= SEM_DENSE_MAX) {
@@ -474,29 +620,24 @@ static int sem_word_vectors(const sem_csr *m, int d, const semantic_opts *o, flo
     y = malloc((size_t)V * (size_t)k * sizeof(double));
     t = calloc((size_t)k * (size_t)k, sizeof(double));
     dots = malloc(((size_t)k + 1) * sizeof(double));
-    if (!x || !y || !t || !dots)
+    part = malloc((size_t)SEM_CHUNKS * (size_t)k * (size_t)k * sizeof(double));
+    if (!x || !y || !t || !dots || !part)
       goto done;
     for (size_t i = 0; i < (size_t)V * (size_t)k; i++)
       x[i] = mr_rng_normal(&rng);
     for (int it = 0; it < o->iters; it++) {
-      if ((rc = sem_orth(x, V, k, &rng, dots)))
+      if ((rc = sem_orthonormalize(x, V, k, &rng, dots, part, t)))
         goto done;
       sem_spmm(m, x, y, k);
       double *s = x;
       x = y;
       y = s;
     }
-    if ((rc = sem_orth(x, V, k, &rng, dots)))
+    if ((rc = sem_orthonormalize(x, V, k, &rng, dots, part, t)))
       goto done;
-    rc = MR_ENOMEM;
     sem_spmm(m, x, y, k);
-    /* Rayleigh-Ritz: t = x^T m x, summed row by row in order */
-    for (int32_t a = 0; a < V; a++) {
-      const double *xa = x + (size_t)a * k, *ya = y + (size_t)a * k;
-      for (int i = 0; i < k; i++)
-        for (int j = i; j < k; j++)
-          t[(size_t)i * k + j] += xa[i] * ya[j];
-    }
+    /* Rayleigh-Ritz: t = x^T m x */
+    sem_gram(x, y, V, k, part, t);
     for (int i = 0; i < k; i++)
       for (int j = 0; j < i; j++)
         t[(size_t)i * k + j] = t[(size_t)j * k + i];
@@ -507,6 +648,7 @@ done:
   free(y);
   free(t);
   free(dots);
+  free(part);
   return rc;
 }
 
@@ -523,7 +665,7 @@ static void sem_normalize(float *x, int d) {
   }
 }
 
-/* Pools word vectors into emb[n_items x d], removes the first principal component (rm_pc) and
+/* Pools word vectors into emb[n_items x d], removes the first rm_pc principal components and
  * normalizes the rows. */
 static int sem_pool(const content_docs *docs, const sem_vocab *v, const float *vec, int d,
                     const semantic_opts *o, float *emb) {
@@ -571,14 +713,17 @@ static int sem_pool(const content_docs *docs, const sem_vocab *v, const float *v
       free(w);
       return MR_ENUMERIC;
     }
-    /* the last column holds the eigenvector of the largest eigenvalue */
+    /* eigenvalues ascend: the last rm_pc columns are the common components */
+    int n_pc = o->rm_pc < d ? o->rm_pc : d - 1;
     for (int32_t j = 0; j < n; j++) {
       float *e = emb + (size_t)j * d;
-      double dot = 0;
-      for (int a = 0; a < d; a++)
-        dot += e[a] * cov[(size_t)a * d + (d - 1)];
-      for (int a = 0; a < d; a++)
-        e[a] -= (float)(dot * cov[(size_t)a * d + (d - 1)]);
+      for (int pc = d - 1; pc >= d - n_pc; pc--) {
+        double dot = 0;
+        for (int a = 0; a < d; a++)
+          dot += e[a] * cov[(size_t)a * d + pc];
+        for (int a = 0; a < d; a++)
+          e[a] -= (float)(dot * cov[(size_t)a * d + pc]);
+      }
     }
     free(cov);
     free(w);
@@ -662,6 +807,7 @@ int semantic_fit(const semantic_opts *o, const rec_train_data *d, semantic_model
   sem_vocab v = {0};
   sem_csr ppmi = {0};
   float *vec = NULL;
+  uint8_t *drop = NULL;
   semantic_model *m = NULL;
   int rc;
   if (!semantic_opts_valid(o) || !d || !d->ds || !d->ui || d->ds->n_movies <= 0 ||
@@ -670,7 +816,14 @@ int semantic_fit(const semantic_opts *o, const rec_train_data *d, semantic_model
   const mr_dataset *ds = d->ds;
   content_opts_default(&co);
   co.cast_n = o->cast_n;
-  if ((rc = content_docs_build(ds, &co, &docs)) || (rc = sem_vocab_build(docs, o->min_count, &v)))
+  if ((rc = content_docs_build(ds, &co, &docs)))
+    goto fail;
+  if (!(drop = malloc((size_t)docs->ptr[docs->n_docs] + 1))) {
+    rc = MR_ENOMEM;
+    goto fail;
+  }
+  if ((rc = sem_drop_placeholders(ds, docs, drop)) ||
+      (rc = sem_vocab_build(docs, drop, o->min_count, &v)))
     goto fail;
   if (v.n < 2) {
     rc = MR_EINVAL; /* no vocabulary to learn word vectors over */
@@ -697,6 +850,7 @@ int semantic_fit(const semantic_opts *o, const rec_train_data *d, semantic_model
                 m->profiles + (size_t)u * dim);
   }
   free(vec);
+  free(drop);
   sem_csr_free(&ppmi);
   sem_vocab_free(&v);
   content_docs_free(docs);
@@ -704,6 +858,7 @@ int semantic_fit(const semantic_opts *o, const rec_train_data *d, semantic_model
   return MR_OK;
 fail:
   free(vec);
+  free(drop);
   sem_csr_free(&ppmi);
   sem_vocab_free(&v);
   content_docs_free(docs);

@@ -9,7 +9,9 @@
  *
  * Text: the content model's terms (content_docs_build: "g:" genres, "w:" description words in
  * text order, "dir:", "cast:" (first cast_n), "wri:" people as single tokens, "age:", "dec:").
- * Terms in fewer than min_count movies are dropped.
+ * Terms in fewer than min_count movies are dropped, and so are the description words of a
+ * placeholder plot (one text shared word for word by 5 or more movies: IMDb's "It looks like we
+ * don't have any Plot Summaries..." stands in for 51 of them).
  *
  * Co-occurrence (symmetric, per movie): two description words at distance k <= window add 1/k;
  * a movie-level term (every term but "w:") and any other term of the same movie add w_meta, so
@@ -24,8 +26,8 @@
  * = U_d |Lambda_d|^eig_p.
  *
  * Pooling: movie = mean over its terms of field_weight * weight(t) * vec(t), weight by `pool`:
- * 0 SIF a / (a + p(t)) with p(t) the term's corpus frequency, 1 idf, 2 plain; then (rm_pc) the
- * movies' first principal component is removed (SIF's common-component removal); rows are
+ * 0 SIF a / (a + p(t)) with p(t) the term's corpus frequency, 1 idf, 2 plain; then the movies'
+ * first rm_pc principal components are removed (SIF's common-component removal); rows are
  * L2-normalized, so a dot product is a cosine.
  *
  * Users: profile = sum of w_i * e_i over the user's movies, w_i by wmode: 0 r - mean_u,
@@ -50,9 +52,9 @@ typedef struct semantic_opts {
   float alpha;   /* context distribution smoothing, (0, 1] (0.75) */
   float shift;   /* PMI shift, >= 1 (1: plain PPMI) */
   float eig_p;   /* eigenvalue weighting exponent, [0, 1] (0.5) */
-  int pool;      /* 0 SIF, 1 idf, 2 plain mean (0) */
+  int pool;      /* 0 SIF, 1 idf, 2 plain mean (1) */
   float sif_a;   /* SIF smoothing a > 0 (1e-3) */
-  int rm_pc;     /* remove the first principal component of the movie vectors (1) */
+  int rm_pc;     /* common components removed from the movie vectors, 0..16 (1) */
   float w_meta;  /* weight of a movie-level term's co-occurrences, >= 0 (1) */
   int wmode;     /* profile weights 0..3 as above (1) */
   int iters;     /* subspace iterations, 1..50 (6) */
