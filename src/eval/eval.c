@@ -38,9 +38,10 @@ static const eval_config eval_cfg_content = {
     "content", "content", "cast_n=5,min_df=2", "wmode=0|1|2;dim=48|64",
     "TF-IDF + truncated SVD, cosine to the rating-weighted profile"};
 
-/* semantic: on the validation cuts idf pooling beat SIF weights (0.048 against 0.042 at d = 128,
- * user-temporal), removing one common component beat none (0.019) and more (0.035 with 4), and
- * 6 subspace iterations beat 3; so only the profile weighting and d are searched. */
+/* semantic: on the user-temporal validation cut (d = 128) idf pooling beat SIF weights (0.048
+ * against 0.042), removing one common component beat none (0.031), two or four (0.042), and 6
+ * subspace iterations beat 3 (0.045 against 0.044, wmode 3), as on the random cut; so only the
+ * profile weighting and d are searched. */
 static const eval_config eval_cfg_semantic = {
     "semantic", "semantic", "window=5,min_count=2,cast_n=5,pool=1,seed=42",
     "wmode=1|3;dim=64|128|192",

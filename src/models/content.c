@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/mr_error.h"
+#include "models/embed.h"
 #include "models/model_ops.h"
 #include "models/modelfile.h"
 
@@ -660,55 +661,6 @@ void content_free(content_model *m) {
   free(m);
 }
 
-static void content_normalize(float *x, int d) {
-  double s = 0;
-  for (int j = 0; j < d; j++)
-    s += (double)x[j] * x[j];
-  if (s > 0) {
-    float inv = (float)(1.0 / sqrt(s));
-    for (int j = 0; j < d; j++)
-      x[j] *= inv;
-  }
-}
-
-/* Profile of a history (weights per wmode), normalized; zeros when nothing usable. */
-static void content_profile(const content_model *m, const int32_t *items, const float *ratings,
-                            int n, float *prof) {
-  int d = m->d;
-  double mean = 0;
-  int used = 0;
-  memset(prof, 0, (size_t)d * sizeof(float));
-  for (int j = 0; j < n; j++)
-    if (items[j] >= 0 && items[j] < m->n_items) {
-      mean += ratings[j];
-      used++;
-    }
-  if (!used)
-    return;
-  mean /= used;
-  double norm = 0;
-  for (int pass = 0; pass < 2; pass++) {
-    for (int j = 0; j < n; j++) {
-      if (items[j] < 0 || items[j] >= m->n_items)
-        continue;
-      float w = 1.0f;
-      if (pass == 0 && m->o.wmode == 0)
-        w = (float)(ratings[j] - mean);
-      else if (pass == 0 && m->o.wmode == 1)
-        w = ratings[j] - 2.5f;
-      cblas_saxpy(d, w, m->emb + (size_t)items[j] * d, 1, prof, 1);
-    }
-    norm = 0;
-    for (int k = 0; k < d; k++)
-      norm += (double)prof[k] * prof[k];
-    /* a user who rated everything alike has no centered signal: fall back to the plain sum */
-    if (norm > 1e-12)
-      break;
-    memset(prof, 0, (size_t)d * sizeof(float));
-  }
-  content_normalize(prof, d);
-}
-
 int content_fit(const content_opts *o, const rec_train_data *d, content_model **out) {
   const mr_dataset *ds = d->ds;
   content_docs *docs = NULL;
@@ -734,12 +686,12 @@ int content_fit(const content_opts *o, const rec_train_data *d, content_model **
                         m->sigma)))
     goto fail;
   for (int32_t i = 0; i < m->n_items; i++)
-    content_normalize(m->emb + (size_t)i * dim, dim);
+    embed_normalize(m->emb + (size_t)i * dim, dim);
 #pragma omp parallel for schedule(dynamic, 32)
   for (int32_t u = 0; u < m->n_users; u++) {
     int64_t s = d->ui->indptr[u], e = d->ui->indptr[u + 1];
-    content_profile(m, d->ui->indices + s, d->ui->values + s, (int)(e - s),
-                    m->profiles + (size_t)u * dim);
+    embed_profile(m->emb, m->n_items, dim, (embed_wmode)m->o.wmode, d->ui->indices + s,
+                  d->ui->values + s, (int)(e - s), m->profiles + (size_t)u * dim);
   }
   content_tfidf_free(t);
   *out = m;
@@ -761,15 +713,10 @@ const float *content_item_embeddings(const content_model *m, int *d) {
   return m->emb;
 }
 
-static void content_score_vector(const content_model *m, const float *prof, float *scores) {
-  cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->d, 1.0f, m->emb, m->d, prof, 1, 0.0f,
-              scores, 1);
-}
-
 int content_score_user(const content_model *m, int32_t user, float *scores) {
   if (user < 0 || user >= m->n_users)
     return MR_ERANGE;
-  content_score_vector(m, m->profiles + (size_t)user * m->d, scores);
+  embed_scores(m->emb, m->n_items, m->d, m->profiles + (size_t)user * m->d, scores);
   return MR_OK;
 }
 
@@ -780,32 +727,15 @@ int content_score_history(const content_model *m, const int32_t *items, const fl
   float *prof = malloc((size_t)m->d * sizeof(float));
   if (!prof)
     return MR_ENOMEM;
-  content_profile(m, items, ratings, n, prof);
-  content_score_vector(m, prof, scores);
+  embed_profile(m->emb, m->n_items, m->d, (embed_wmode)m->o.wmode, items, ratings, n, prof);
+  embed_scores(m->emb, m->n_items, m->d, prof, scores);
   free(prof);
   return MR_OK;
 }
 
 int content_similar(const content_model *m, int32_t item, int n, int32_t *out_items,
                     float *out_scores) {
-  if (item < 0 || item >= m->n_items || n < 0)
-    return MR_EINVAL;
-  if (n == 0)
-    return 0;
-  float *scores = malloc((size_t)m->n_items * sizeof(float));
-  float *ts = out_scores ? out_scores : malloc((size_t)n * sizeof(float));
-  uint8_t *ex = calloc((size_t)m->n_items, 1);
-  int count = MR_ENOMEM;
-  if (scores && ts && ex) {
-    content_score_vector(m, m->emb + (size_t)item * m->d, scores);
-    ex[item] = 1;
-    count = rec_top_n(scores, m->n_items, ex, n, out_items, ts);
-  }
-  free(scores);
-  free(ex);
-  if (ts != out_scores)
-    free(ts);
-  return count;
+  return embed_similar(m->emb, m->n_items, m->d, item, n, out_items, out_scores);
 }
 
 int content_save(const content_model *m, const char *path) {

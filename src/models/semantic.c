@@ -10,6 +10,7 @@
 #include "core/mr_error.h"
 #include "core/mr_rng.h"
 #include "models/content.h"
+#include "models/embed.h"
 #include "models/model_ops.h"
 #include "models/modelfile.h"
 
@@ -654,17 +655,6 @@ done:
 
 /* ---- movie vectors ---- */
 
-static void sem_normalize(float *x, int d) {
-  double s = 0;
-  for (int j = 0; j < d; j++)
-    s += (double)x[j] * x[j];
-  if (s > 0) {
-    float inv = (float)(1.0 / sqrt(s));
-    for (int j = 0; j < d; j++)
-      x[j] *= inv;
-  }
-}
-
 /* Pools word vectors into emb[n_items x d], removes the first rm_pc principal components and
  * normalizes the rows. */
 static int sem_pool(const content_docs *docs, const sem_vocab *v, const float *vec, int d,
@@ -729,7 +719,7 @@ static int sem_pool(const content_docs *docs, const sem_vocab *v, const float *v
     free(w);
   }
   for (int32_t j = 0; j < n; j++)
-    sem_normalize(emb + (size_t)j * d, d);
+    embed_normalize(emb + (size_t)j * d, d);
   return MR_OK;
 }
 
@@ -758,47 +748,6 @@ void semantic_free(semantic_model *m) {
   free(m->emb);
   free(m->profiles);
   free(m);
-}
-
-/* Profile of a history (weights per wmode), normalized; zeros when nothing usable. */
-static void sem_profile(const semantic_model *m, const int32_t *items, const float *ratings, int n,
-                        float *prof) {
-  int d = m->d;
-  double mean = 0;
-  int used = 0;
-  memset(prof, 0, (size_t)d * sizeof(float));
-  for (int j = 0; j < n; j++)
-    if (items[j] >= 0 && items[j] < m->n_items) {
-      mean += ratings[j];
-      used++;
-    }
-  if (!used)
-    return;
-  mean /= used;
-  for (int pass = 0; pass < 2; pass++) {
-    for (int j = 0; j < n; j++) {
-      if (items[j] < 0 || items[j] >= m->n_items)
-        continue;
-      float w = 1.0f;
-      if (pass == 0 && m->o.wmode == 0)
-        w = (float)(ratings[j] - mean);
-      else if (pass == 0 && m->o.wmode == 1)
-        w = ratings[j] - 2.5f;
-      else if (pass == 0 && m->o.wmode == 3)
-        w = ratings[j] >= 4.0f ? 1.0f : 0.0f;
-      const float *e = m->emb + (size_t)items[j] * d;
-      for (int k = 0; k < d; k++)
-        prof[k] += w * e[k];
-    }
-    double norm = 0;
-    for (int k = 0; k < d; k++)
-      norm += (double)prof[k] * prof[k];
-    /* no signal left by the weights (all ratings alike, nothing liked): the plain sum */
-    if (norm > 1e-12)
-      break;
-    memset(prof, 0, (size_t)d * sizeof(float));
-  }
-  sem_normalize(prof, d);
 }
 
 int semantic_fit(const semantic_opts *o, const rec_train_data *d, semantic_model **out) {
@@ -846,8 +795,8 @@ int semantic_fit(const semantic_opts *o, const rec_train_data *d, semantic_model
 #pragma omp parallel for schedule(dynamic, 32)
   for (int32_t u = 0; u < m->n_users; u++) {
     int64_t s = d->ui->indptr[u], e = d->ui->indptr[u + 1];
-    sem_profile(m, d->ui->indices + s, d->ui->values + s, (int)(e - s),
-                m->profiles + (size_t)u * dim);
+    embed_profile(m->emb, m->n_items, dim, (embed_wmode)o->wmode, d->ui->indices + s,
+                  d->ui->values + s, (int)(e - s), m->profiles + (size_t)u * dim);
   }
   free(vec);
   free(drop);
@@ -880,22 +829,10 @@ const float *semantic_item_embeddings(const semantic_model *m, int *d) {
   return m->emb;
 }
 
-/* scores = emb * prof, each row summed in order (no BLAS: its threading must not change bits). */
-static void sem_score_vector(const semantic_model *m, const float *prof, float *scores) {
-  int d = m->d;
-  for (int32_t i = 0; i < m->n_items; i++) {
-    const float *e = m->emb + (size_t)i * d;
-    float s = 0.0f;
-    for (int k = 0; k < d; k++)
-      s += e[k] * prof[k];
-    scores[i] = s;
-  }
-}
-
 int semantic_score_user(const semantic_model *m, int32_t user, float *scores) {
   if (user < 0 || user >= m->n_users)
     return MR_ERANGE;
-  sem_score_vector(m, m->profiles + (size_t)user * m->d, scores);
+  embed_scores(m->emb, m->n_items, m->d, m->profiles + (size_t)user * m->d, scores);
   return MR_OK;
 }
 
@@ -906,32 +843,17 @@ int semantic_score_history(const semantic_model *m, const int32_t *items, const 
   float *prof = malloc((size_t)m->d * sizeof(float));
   if (!prof)
     return MR_ENOMEM;
-  sem_profile(m, items, ratings, n, prof);
-  sem_score_vector(m, prof, scores);
+  embed_profile(m->emb, m->n_items, m->d, (embed_wmode)m->o.wmode, items, ratings, n, prof);
+  embed_scores(m->emb, m->n_items, m->d, prof, scores);
   free(prof);
   return MR_OK;
 }
 
 int semantic_similar(const semantic_model *m, int32_t item, int n, int32_t *out_items,
                      float *out_scores) {
-  if (!m || item < 0 || item >= m->n_items || n < 0 || (n > 0 && !out_items))
+  if (!m)
     return MR_EINVAL;
-  if (n == 0)
-    return 0;
-  float *scores = malloc((size_t)m->n_items * sizeof(float));
-  float *ts = out_scores ? out_scores : malloc((size_t)n * sizeof(float));
-  uint8_t *ex = calloc((size_t)m->n_items, 1);
-  int count = MR_ENOMEM;
-  if (scores && ts && ex) {
-    sem_score_vector(m, m->emb + (size_t)item * m->d, scores);
-    ex[item] = 1;
-    count = rec_top_n(scores, m->n_items, ex, n, out_items, ts);
-  }
-  free(scores);
-  free(ex);
-  if (ts != out_scores)
-    free(ts);
-  return count;
+  return embed_similar(m->emb, m->n_items, m->d, item, n, out_items, out_scores);
 }
 
 static void sem_opts_pack(const semantic_opts *o, double *p) {
