@@ -980,8 +980,16 @@ static int sem_reg_item_embeddings(const void *state, const float **emb, int *di
 }
 
 const rec_ops rec_semantic_ops = {
-    "semantic",   sem_reg_fit,     sem_reg_score_user, sem_reg_score_history,  sem_reg_save,
-    sem_reg_load, sem_reg_n_items, sem_reg_free,       sem_reg_item_embeddings};
+    .kind = "semantic",
+    .fit = sem_reg_fit,
+    .score_user = sem_reg_score_user,
+    .score_history = sem_reg_score_history,
+    .save = sem_reg_save,
+    .load = sem_reg_load,
+    .n_items = sem_reg_n_items,
+    .free = sem_reg_free,
+    .item_embeddings = sem_reg_item_embeddings,
+};
 
 const semantic_model *semantic_of(const rec_model *m) {
   return rec_state_of(m, "semantic");
