@@ -50,7 +50,8 @@ rmq_launch() {
     export RABBITMQ_NODE_PORT=$port RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODENAME=$node \
       RABBITMQ_DIST_PORT=$((port + 1)) RABBITMQ_MNESIA_BASE=$DIR/mnesia RABBITMQ_LOG_BASE=$DIR/log \
       RABBITMQ_ENABLED_PLUGINS_FILE=$DIR/enabled_plugins RABBITMQ_PID_FILE=$DIR/rabbitmq.pid \
-      RABBITMQ_CONFIG_FILE=$DIR/rabbitmq RABBITMQ_ADVANCED_CONFIG_FILE=$DIR/advanced.config
+      RABBITMQ_CONFIG_FILE=$DIR/rabbitmq RABBITMQ_ADVANCED_CONFIG_FILE=$DIR/advanced.config \
+      ERL_CRASH_DUMP=$DIR/erl_crash.dump # not in the test's working directory (the source tree)
     exec setsid "$RMQ_BIN/rabbitmq-server" >>"$DIR/server.out" 2>&1 </dev/null
   ) &
   echo $! >"$DIR/launcher.pid"
@@ -85,8 +86,8 @@ start)
   echo "[]." >"$DIR/enabled_plugins"
   # AMQP port P and distribution port P+1 (the CLI tools take ports around P+1+10000, which
   # the OS hands out dynamically when busy).
-  # Another process may take the picked ports (or the node's name) first on a busy machine:
-  # then the node exits at once and we pick again.
+  # Another process may take the picked ports first on a busy machine (seen: the distribution
+  # port, "dist_port_already_used"): then the node exits at once and we pick again.
   for try in 1 2 3; do
     PORT=$(harness_pick_port 2)
     echo "mrtest$PORT@localhost" >"$DIR/nodename"
