@@ -25,7 +25,7 @@ typedef struct pub_train_stats {
   ts_fit_stats ts;
 } pub_train_stats;
 
-/* Fits every served model (pop and the two-stage pipeline with params, e.g.
+/* Fits every served model (pop, semantic and the two-stage pipeline with params, e.g.
  * "gens=1,per_gen=150") on ds's ratings and writes their files and meta.json into the existing
  * directory dir. data_dir is recorded in meta.json. err gets a one-line reason on failure. */
 int pub_train(const mr_dataset *ds, const char *data_dir, const char *params, const char *dir,
