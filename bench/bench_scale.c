@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -60,6 +61,15 @@ static void phase_start(void) {
     fputs("5", f);
     fclose(f);
   }
+}
+
+/* User + system CPU seconds of this process: CPU / (wall x threads) tells how much of the cores
+ * a phase got on a shared machine. */
+static double cpu_seconds(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+         (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
 }
 
 static double file_mb(const char *path) {
@@ -127,12 +137,13 @@ static int phase_als(const csr *ui, const csr *iu, const char *dir) {
   o.progress = on_iter;
   o.progress_ctx = &log;
   phase_start();
-  double t0 = now();
+  double t0 = now(), c0 = cpu_seconds();
   int rc = als_fit(&o, ui, iu, &m);
   double total = now() - t0;
   if (rc)
     return die("als_fit", rc);
   put("als_total_s", total);
+  put("als_cpu_share", (cpu_seconds() - c0) / (total * omp_get_max_threads()));
   put("als_s_per_iter", quantile(log.t, log.n, 0.5));
   put("als_peak_rss_mb", proc_mb("VmHWM"));
   snprintf(path, sizeof(path), "%s/als_only.bin", dir);
@@ -145,20 +156,23 @@ static int phase_als(const csr *ui, const csr *iu, const char *dir) {
 }
 
 /* Phase 2: the two-stage fit and its files. */
-static int phase_ts_fit(const rec_train_data *d, const char *dir) {
+static int phase_ts_fit(const rec_train_data *d, const char *dir, const char *extra) {
   rec_params p;
   rec_model *m = NULL;
   ts_fit_stats st;
   char path[4096];
   int rc;
   static const char *const parts[] = {"als", "gcn", "content", "genre", "itemknn", "ease", "gems"};
-  if ((rc = rec_params_parse(SCALE_TS_PARAMS, &p)))
-    return die("params", rc);
+  char text[512];
+  snprintf(text, sizeof(text), "%s%s%s", SCALE_TS_PARAMS, *extra ? "," : "", extra);
+  if ((rc = rec_params_parse(text, &p)))
+    return die("two-stage parameters", rc);
   phase_start();
-  double t0 = now();
+  double t0 = now(), c0 = cpu_seconds();
   if ((rc = rec_fit("two_stage", &p, d, &m)))
     return die("two-stage fit", rc);
   put("ts_fit_s", now() - t0);
+  put("ts_cpu_share", (cpu_seconds() - c0) / ((now() - t0) * omp_get_max_threads()));
   put("ts_peak_rss_mb", proc_mb("VmHWM"));
   if (!ts_stats(m, &st)) {
     put("ts_generators_s", st.generators_seconds);
@@ -237,7 +251,7 @@ static int phase_serve(const rec_train_data *d, const char *dir, int n_req) {
     users[q] = (int32_t)mr_rng_below(&rng, (uint64_t)n_users);
 
   /* end to end, a user without live ratings */
-  double hist_sum = 0;
+  double hist_sum = 0, w0 = now(), c0 = cpu_seconds();
   for (int q = 0; q < n_req; q++) {
     int32_t u = users[q];
     const int32_t *h = d->ui->indices + d->ui->indptr[u];
@@ -253,6 +267,7 @@ static int phase_serve(const rec_train_data *d, const char *dir, int n_req) {
       flag[h[k]] = 0;
     lat[0][q] = now() - a;
   }
+  put("serve_cpu_share", (cpu_seconds() - c0) / (now() - w0));
   put("serve_requests", n_req);
   put("serve_mean_history", hist_sum / n_req);
   put_lat("lat_total", lat[0], n_req);
@@ -358,6 +373,7 @@ static int run(int argc, char **argv) {
   const char *dir = argv[4];
   const char *phases = argc > 5 ? argv[5] : "als,ts,serve";
   int n_req = argc > 6 ? atoi(argv[6]) : 2000;
+  const char *extra = argc > 7 ? argv[7] : ""; /* e.g. "trees=20" for a quick test */
   mr_rating *r = NULL;
   mr_dataset *ds = NULL;
   size_t n = 0;
@@ -393,7 +409,7 @@ static int run(int argc, char **argv) {
                       .protocol = SPLIT_USER_TEMPORAL};
   if (strstr(phases, "als") && phase_als(ui, iu, dir))
     return 1;
-  if (strstr(phases, "ts") && phase_ts_fit(&d, dir))
+  if (strstr(phases, "ts") && phase_ts_fit(&d, dir, extra))
     return 1;
   if (strstr(phases, "serve") && phase_serve(&d, dir, n_req))
     return 1;
@@ -410,7 +426,8 @@ int main(int argc, char **argv) {
     return report(argc, argv);
   if (argc < 5) {
     fprintf(stderr,
-            "usage: %s USERS MOVIES RATINGS DIR [PHASES=als,ts,serve] [REQUESTS=2000]\n"
+            "usage: %s USERS MOVIES RATINGS DIR [PHASES=als,ts,serve] [REQUESTS=2000] "
+            "[MORE_TWO_STAGE_PARAMS]\n"
             "       %s report OUT.svg RESULT_FILE...   (markdown table on stdout)\n",
             argv[0], argv[0]);
     return 2;

@@ -131,6 +131,46 @@ static void test_no_leakage_and_determinism(void **state) {
   world_free(&w);
 }
 
+/* rank_users: the ranker learns from a seeded sample of the users' groups (large data), the
+ * same sample at every fit, and the pipeline still ranks by taste. */
+static void test_rank_users_sample(void **state) {
+  (void)state;
+  world w;
+  world_make(&w);
+  rec_model *all = fit(&w, "gens=1,per_gen=20,trees=20,early_stop=0");
+  rec_model *a = fit(&w, "gens=1,per_gen=20,trees=20,early_stop=0,rank_users=30");
+  rec_model *b = fit(&w, "gens=1,per_gen=20,trees=20,early_stop=0,rank_users=30");
+  ts_fit_stats s_all, s_a, s_b;
+  assert_int_equal(ts_stats(all, &s_all), MR_OK);
+  assert_int_equal(ts_stats(a, &s_a), MR_OK);
+  assert_int_equal(ts_stats(b, &s_b), MR_OK);
+  /* about 30 of 120 users, 4/5 of them in the training part (the rest stop early) */
+  assert_true(s_all.train_groups > 60);
+  assert_true(s_a.train_groups >= 8 && s_a.train_groups <= 45);
+  assert_int_equal(s_a.train_groups, s_b.train_groups);
+  assert_int_equal(s_a.train_rows, s_b.train_rows);
+  float sa[NI], sb[NI];
+  for (int u = 0; u < NU; u += 11) {
+    assert_int_equal(rec_score_user(a, u, sa), MR_OK);
+    assert_int_equal(rec_score_user(b, u, sb), MR_OK);
+    assert_memory_equal(sa, sb, sizeof(sa));
+  }
+  /* user 1 likes odd movies */
+  uint8_t exclude[NI] = {0};
+  for (int64_t j = w.ui->indptr[1]; j < w.ui->indptr[2]; j++)
+    exclude[w.ui->indices[j]] = 1;
+  int32_t top[10];
+  assert_int_equal(rec_score_user(a, 1, sa), MR_OK);
+  int got = rec_top_n(sa, NI, exclude, 10, top, NULL), odd = 0;
+  for (int k = 0; k < got; k++)
+    odd += top[k] % 2 == 1;
+  assert_true(odd >= 8);
+  rec_free(all);
+  rec_free(a);
+  rec_free(b);
+  world_free(&w);
+}
+
 static void test_bad_params(void **state) {
   (void)state;
   world w;
@@ -142,6 +182,8 @@ static void test_bad_params(void **state) {
   assert_int_equal(rec_fit("two_stage", &p, &d, &m), MR_EINVAL);
   rec_params_parse("per_gen=100000", &p);
   assert_int_equal(rec_fit("two_stage", &p, &d, &m), MR_EINVAL);
+  rec_params_parse("rank_users=-1", &p);
+  assert_int_equal(rec_fit("two_stage", &p, &d, &m), MR_EINVAL);
   assert_null(m);
   world_free(&w);
 }
@@ -150,6 +192,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fit_and_score),
       cmocka_unit_test(test_no_leakage_and_determinism),
+      cmocka_unit_test(test_rank_users_sample),
       cmocka_unit_test(test_bad_params),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,7 +48,9 @@ typedef struct ts_state {
   ltr_model *ranker;
   int gens_mask, per_gen, drop;
   int binary_labels;
-  int genset; /* 0: generator parameters from the temporal cut, 1: from the random cut */
+  int rank_users;     /* at most about this many users' groups train the ranker; 0: all */
+  uint64_t rank_seed; /* which users: a hash of (seed, user), independent of thread count */
+  int genset;         /* 0: generator parameters from the temporal cut, 1: from the random cut */
   int32_t n_users, n_items;
   ts_fit_stats stats;
 } ts_state;
@@ -231,6 +233,16 @@ typedef struct ts_group {
   int n;
 } ts_group;
 
+/* Whether user u's group may train the ranker: all users, or a seeded sample of about
+ * rank_users of them (on large data the ranker needs far fewer groups than there are users, and
+ * every group costs candidates, features and memory: 150 rows x 37 floats). */
+static int ts_rank_user(const ts_state *s, int32_t u, int32_t n_users) {
+  if (s->rank_users <= 0 || s->rank_users >= n_users)
+    return 1;
+  uint64_t h = s->rank_seed ^ ((uint64_t)u * 0x9e3779b97f4a7c15ULL);
+  return mr_splitmix64(&h) % (uint64_t)n_users < (uint64_t)s->rank_users;
+}
+
 /* Builds ranking groups for users with labels in `target` (users x items, graded ratings). */
 static int ts_build_groups(const ts_state *s, const csr *target, ts_group *groups) {
   int failed = MR_OK;
@@ -244,7 +256,8 @@ static int ts_build_groups(const ts_state *s, const csr *target, ts_group *group
     }
 #pragma omp for schedule(dynamic, 8)
     for (int32_t u = 0; u < target->n_rows; u++) {
-      if (!b || failed || target->indptr[u + 1] == target->indptr[u])
+      if (!b || failed || target->indptr[u + 1] == target->indptr[u] ||
+          !ts_rank_user(s, u, target->n_rows))
         continue;
       int nc = 0;
       int rc = ts_user_rows(s, b, u, NULL, NULL, 0, &nc);
@@ -389,9 +402,11 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
   s->drop = (int)rec_params_get(p, "drop", 0);
   s->binary_labels = rec_params_get(p, "label", 1) == 1;
   s->genset = (int)rec_params_get(p, "genset", 0) == 1;
+  s->rank_users = (int)rec_params_get(p, "rank_users", 0);
   uint64_t seed = (uint64_t)rec_params_get(p, "seed", 42);
+  s->rank_seed = seed ^ 0x72616e6bULL;
   if (!d->ds || s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 ||
-      s->per_gen > s->n_items) {
+      s->per_gen > s->n_items || s->rank_users < 0) {
     rc = MR_EINVAL;
     goto fail;
   }

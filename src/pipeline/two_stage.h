@@ -12,6 +12,8 @@
  *   label     1: binary labels (rated or not; the default, chosen on validation), 0: graded
  *   genset    0: generator parameters chosen on the temporal validation cut (default),
  *             1: those chosen on the random cut
+ *   rank_users  train the ranker on the validation groups of about this many users, a seeded
+ *             sample (0 = every user, the default); for large data (bench/bench_scale.c)
  *   trees, depth, eta, early_stop   ranker settings (150, 6, 0.1, 0 = off)
  *   seed      (default 42) */
 #ifndef MR_TWO_STAGE_H
