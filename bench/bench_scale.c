@@ -91,7 +91,7 @@ static double quantile(double *v, int n, double q) {
 }
 
 static void put(const char *key, double v) {
-  printf("%s %.6g\n", key, v);
+  printf("%s %.10g\n", key, v);
   fflush(stdout);
 }
 
