@@ -29,7 +29,8 @@ val() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
 for k in users items ratings als_total_s als_s_per_iter als_peak_rss_mb als_file_mb ts_fit_s \
   ts_peak_rss_mb file_als_mb file_genre_mb file_ranker_mb files_total_mb serve_rss_mb \
   lat_total_p50_us lat_total_p99_us lat_foldin_total_p50_us lat_als_score_all_p50_us \
-  lat_topk_p50_us lat_features_p50_us lat_ranker_p50_us serve_mean_candidates; do
+  lat_topk_p50_us lat_candidates_p50_us lat_features_p50_us lat_ranker_p50_us \
+  serve_mean_candidates; do
   v=$(val "$k" "$TMP/a.txt")
   [ -n "$v" ] || { fail "key $k missing"; continue; }
   awk -v x="$v" 'BEGIN { exit !(x > 0) }' || fail "$k = $v, expected > 0"

@@ -52,6 +52,9 @@ const char *reco_version(const reco *r) {
 const mr_dataset *reco_dataset(const reco *r) {
   return r->ds;
 }
+const rec_model *reco_personal_model(const reco *r) {
+  return r->personal;
+}
 
 static int reco_index_history(reco *r) {
   const mr_dataset *ds = r->ds;

@@ -38,6 +38,9 @@ void reco_free(reco *r);
 
 const char *reco_version(const reco *r);
 const mr_dataset *reco_dataset(const reco *r);
+/* The two-stage model behind RECO_PERSONALIZED (borrowed), e.g. for ts_score_split. */
+struct rec_model;
+const struct rec_model *reco_personal_model(const reco *r);
 
 /* The base history of a data-set user (dense index; -1 or unknown -> n = 0): parallel arrays,
  * newest last, borrowed from r. */
