@@ -55,6 +55,12 @@ void reco_base_history(const reco *r, int32_t user, const int32_t **movies, cons
 int reco_recommend(const reco *r, int32_t user_id, const reco_rating *live, int n_live,
                    reco_section section, uint32_t genre_mask, int n, reco_item *out, int *n_out);
 
+/* "More like this": up to n (1..500) movies nearest to movie (dense index) by the semantic
+ * model's embeddings, the movie itself excluded, best first (score = cosine). Writes them into
+ * out and their count into *n_out. MR_EINVAL for a bad movie or n; MR_EUNSUPPORTED when the
+ * model version has no semantic.bin (trained before the semantic model existed). */
+int reco_similar(const reco *r, int32_t movie, int n, reco_item *out, int *n_out);
+
 /* Parses "Action,Comedy" (case-insensitive genre names) into a mask; MR_EINVAL names the first
  * unknown genre in err. */
 int reco_parse_genres(const reco *r, const char *list, uint32_t *mask, char *err, size_t errlen);

@@ -684,6 +684,49 @@ static void api_h_movie(http_req *req, void *user) {
   api_buf_free(&b);
 }
 
+/* "More like this" from the semantic model: a few microseconds of dot products, so it runs on
+ * the loop thread like the other catalogue answers. */
+static void api_h_similar(http_req *req, void *user) {
+  api *a = user;
+  int32_t id;
+  int n, got = 0;
+  if (api_parse_id(http_req_param(req, "movie_id"), &id)) {
+    http_send_error(req, 400, "movie id must be an integer between 1 and 2147483647");
+    return;
+  }
+  if (api_query_int(req, "n", 1, API_MAX_N, 10, &n)) {
+    http_send_error(req, 400, "n must be an integer between 1 and %d", API_MAX_N);
+    return;
+  }
+  int32_t m = ds_movie_index(a->ds, id);
+  if (m < 0) {
+    http_send_error(req, 404, "movie %d not found", (int)id);
+    return;
+  }
+  reco_item it[API_MAX_N];
+  int rc = reco_similar(a->r, m, n, it, &got);
+  if (rc == MR_EUNSUPPORTED) {
+    http_send_error(req, 503,
+                    "model version %s has no semantic model (semantic.bin): similar movies need a "
+                    "version trained by this release of `movierec train`",
+                    reco_version(a->r));
+    return;
+  }
+  if (rc) {
+    http_send_error(req, 500, "similar movies failed: %s", mr_strerror(rc));
+    return;
+  }
+  api_buf b;
+  api_buf_init(&b);
+  api_buf_printf(&b, "{\"movie_id\":%d,\"model_version\":", (int)id);
+  api_buf_json_str(&b, reco_version(a->r));
+  api_buf_puts(&b, ",\"items\":");
+  api_items(a, &b, it, got);
+  api_buf_putc(&b, '}');
+  api_send_buf(req, &b);
+  api_buf_free(&b);
+}
+
 static void api_health_send(api_ctx *c, int ok) {
   api_buf b;
   api_buf_init(&b);
@@ -902,6 +945,7 @@ int api_create(const api_opts *o, reco *r, api **out) {
       {"GET", "/recommendations/{user_id}/sections", api_h_sections},
       {"GET", "/movies", api_h_movies},
       {"GET", "/movies/{movie_id}", api_h_movie},
+      {"GET", "/movies/{movie_id}/similar", api_h_similar},
       {"GET", "/users/{user_id}/ratings", api_h_user_ratings},
       {"GET", "/config.js", api_h_config},
       {"GET", "/", api_h_index},
