@@ -16,7 +16,11 @@
 
 void *ann_hnsw_build(const float *y, long n, int d, int m, int efc);
 int ann_hnsw_search(void *ix, const float *x, int k, int ef, float *dist, long *lab);
+void *ann_ivf_build(const float *y, long n, int d, int nlist);
+int ann_ivf_search(void *ix, const float *x, int k, int nprobe, float *dist, long *lab);
 void ann_free(void *ix);
+
+typedef int (*ann_search_fn)(void *ix, const float *x, int k, int param, float *dist, long *lab);
 
 #define K 150
 
@@ -35,6 +39,42 @@ static double pct(double *v, int n, double q) {
   qsort(v, (size_t)n, sizeof(double), cmp_double);
   int k = (int)ceil(q * n) - 1;
   return v[k < 0 ? 0 : k] * 1e6;
+}
+
+/* Times nq index queries for the top K and their recall against the exact top K. */
+static int run_queries(const als_model *m, void *ix, ann_search_fn search, const char *label,
+                       int param, const int32_t *users, int nq, double *ta) {
+  int32_t ni = als_n_items(m);
+  float *scores = malloc((size_t)ni * sizeof(float)), dist[K];
+  uint8_t *in_exact = calloc((size_t)ni, 1);
+  int32_t top[K];
+  long lab[K];
+  double hits = 0;
+  if (!scores || !in_exact)
+    return MR_ENOMEM;
+  for (int q = 0; q < nq; q++) {
+    const float *xu = als_user_factors(m) + (size_t)users[q] * 64;
+    als_score_user(m, users[q], scores);
+    int got = rec_top_n(scores, ni, NULL, K, top, NULL);
+    for (int k = 0; k < got; k++)
+      in_exact[top[k]] = 1;
+    double a = now();
+    if (search(ix, xu, K, param, dist, lab)) {
+      fprintf(stderr, "ann_faiss: search failed\n");
+      return MR_EINVAL;
+    }
+    ta[q] = now() - a;
+    for (int k = 0; k < K; k++)
+      hits += lab[k] >= 0 && in_exact[lab[k]];
+    for (int k = 0; k < got; k++)
+      in_exact[top[k]] = 0;
+  }
+  printf("%s %d: p50 %.0f us p99 %.0f us, recall@%d %.3f\n", label, param, pct(ta, nq, 0.5),
+         pct(ta, nq, 0.99), K, hits / ((double)nq * K));
+  fflush(stdout);
+  free(scores);
+  free(in_exact);
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -65,7 +105,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   printf("ratings %zu users %d movies %d als_fit_s %.1f\n", n, nu, ni, now() - t0);
-  const float *x = als_user_factors(m), *y = als_item_factors(m);
+  const float *y = als_item_factors(m);
   t0 = now();
   void *ix = ann_hnsw_build(y, ni, 64, 32, 200);
   if (!ix) {
@@ -75,10 +115,8 @@ int main(int argc, char **argv) {
   printf("hnsw_build_s %.1f (M 32, efConstruction 200, %d threads)\n", now() - t0,
          omp_get_max_threads());
   omp_set_num_threads(1);
-  float *scores = malloc((size_t)ni * sizeof(float)), dist[4 * K];
+  float *scores = malloc((size_t)ni * sizeof(float));
   int32_t top[K];
-  long lab[4 * K];
-  uint8_t *in_exact = calloc((size_t)ni, 1);
   double *tb = malloc((size_t)nq * sizeof(double)), *ta = malloc((size_t)nq * sizeof(double));
   int32_t *users = malloc((size_t)nq * sizeof(int32_t));
   mr_rng rng;
@@ -94,35 +132,30 @@ int main(int argc, char **argv) {
   }
   printf("brute force (scores + top %d): p50 %.0f us p99 %.0f us\n", K, pct(tb, nq, 0.5),
          pct(tb, nq, 0.99));
-  static const int efs[] = {150, 300, 600};
-  for (int e = 0; e < 3; e++) {
-    double hits = 0;
-    for (int q = 0; q < nq; q++) {
-      const float *xu = x + (size_t)users[q] * 64;
-      als_score_user(m, users[q], scores);
-      int got = rec_top_n(scores, ni, NULL, K, top, NULL);
-      for (int k = 0; k < got; k++)
-        in_exact[top[k]] = 1;
-      double a = now();
-      if (ann_hnsw_search(ix, xu, K, efs[e], dist, lab)) {
-        fprintf(stderr, "ann_faiss: search failed\n");
-        return 1;
-      }
-      ta[q] = now() - a;
-      for (int k = 0; k < K; k++)
-        hits += lab[k] >= 0 && in_exact[lab[k]];
-      for (int k = 0; k < got; k++)
-        in_exact[top[k]] = 0;
-    }
-    printf("hnsw efSearch %d: p50 %.0f us p99 %.0f us, recall@%d %.3f\n", efs[e], pct(ta, nq, 0.5),
-           pct(ta, nq, 0.99), K, hits / ((double)nq * K));
+  static const int efs[] = {150, 300};
+  for (int e = 0; e < 2; e++)
+    if (run_queries(m, ix, ann_hnsw_search, "hnsw efSearch", efs[e], users, nq, ta))
+      return 1;
+  ann_free(ix);
+  /* inverted lists: nlist ~ 4 sqrt(n) cells, a few of them probed */
+  int nlist = (int)(4.0 * sqrt((double)ni));
+  t0 = now();
+  omp_set_num_threads(2);
+  if (!(ix = ann_ivf_build(y, ni, 64, nlist))) {
+    fprintf(stderr, "ann_faiss: IVF build failed\n");
+    return 1;
   }
+  omp_set_num_threads(1);
+  printf("ivf_build_s %.1f (nlist %d)\n", now() - t0, nlist);
+  static const int probes[] = {8, 32, 64};
+  for (int e = 0; e < 3; e++)
+    if (run_queries(m, ix, ann_ivf_search, "ivf nprobe", probes[e], users, nq, ta))
+      return 1;
   ann_free(ix);
   als_free(m);
   csr_free(ui);
   csr_free(iu);
   free(scores);
-  free(in_exact);
   free(tb);
   free(ta);
   free(users);
