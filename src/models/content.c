@@ -888,12 +888,14 @@ static int content_reg_item_embeddings(const void *state, const float **emb, int
   return MR_OK;
 }
 
-const rec_ops rec_content_ops = {"content",
-                                 content_reg_fit,
-                                 content_reg_score_user,
-                                 content_reg_score_history,
-                                 content_reg_save,
-                                 content_reg_load,
-                                 content_reg_n_items,
-                                 content_reg_free,
-                                 content_reg_item_embeddings};
+const rec_ops rec_content_ops = {
+    .kind = "content",
+    .fit = content_reg_fit,
+    .score_user = content_reg_score_user,
+    .score_history = content_reg_score_history,
+    .save = content_reg_save,
+    .load = content_reg_load,
+    .n_items = content_reg_n_items,
+    .free = content_reg_free,
+    .item_embeddings = content_reg_item_embeddings,
+};

@@ -47,6 +47,7 @@ typedef struct ts_state {
   feat_ctx *feat;
   ltr_model *ranker;
   int gens_mask, per_gen, drop;
+  int fgens_mask; /* generators fitted for their feature columns (besides gens_mask and ALS) */
   int binary_labels;
   int genset; /* 0: generator parameters from the temporal cut, 1: from the random cut */
   int32_t n_users, n_items;
@@ -115,6 +116,16 @@ static int ts_buf_create(const ts_state *s, ts_buf **out) {
   return MR_OK;
 }
 
+/* Whether generator g must score every movie: it proposes candidates, or it is ALS. */
+static int ts_full_scores(const ts_state *s, int g) {
+  return g == 0 || ((s->gens_mask >> g) & 1);
+}
+
+/* Whether generator g is fitted: ALS, the proposing ones and the feature ones. */
+static int ts_wanted(const ts_state *s, int g) {
+  return g == 0 || (((s->gens_mask | s->fgens_mask) >> g) & 1);
+}
+
 /* Scores, candidates and features for one user (dense index, or -1 with a history). Fills
  * b->cands[0..*n_cands) and b->x. */
 static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_t *h_items,
@@ -128,8 +139,10 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
     hist = h_items;
     nh = n_h;
   }
+  /* stage 1 needs every score of the proposing generators (and ALS, the order behind the
+   * candidates); feature-only generators are scored at the candidates further down */
   for (int g = 0; g < TS_N_GEN; g++) {
-    if (!s->gens[g])
+    if (!s->gens[g] || !ts_full_scores(s, g))
       continue;
     rc = user >= 0 ? rec_score_user(s->gens[g], user, b->scores[g])
                    : rec_score_history(s->gens[g], h_items, h_ratings, n_h, b->scores[g]);
@@ -164,6 +177,16 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
     b->flag[hist[k]] = 0;
   for (int c = 0; c < nc; c++)
     b->flag[b->cands[c]] = 0;
+  for (int g = 0; g < TS_N_GEN; g++) {
+    if (!s->gens[g] || ts_full_scores(s, g) || ts_gens[g].feat_slot < 0)
+      continue;
+    rc = rec_score_items(s->gens[g], user, h_items, h_ratings, n_h, b->cands, nc, b->y,
+                         b->scores[g]);
+    if (rc)
+      return rc;
+    for (int c = 0; c < nc; c++) /* only the candidates' entries are read */
+      b->scores[g][b->cands[c]] = b->y[c];
+  }
   feat_user_input in;
   memset(&in, 0, sizeof(in));
   in.user = user;
@@ -186,6 +209,10 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
 static int ts_fit_generators(ts_state *s, const rec_train_data *d) {
   for (int g = 0; g < TS_N_GEN; g++) {
     rec_params p;
+    if (!ts_wanted(s, g)) {
+      s->gens[g] = NULL;
+      continue;
+    }
     int rc =
         rec_params_parse(s->genset ? ts_gens[g].params_random : ts_gens[g].params_temporal, &p);
     if (rc)
@@ -386,12 +413,13 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
   s->n_items = d->ui->n_cols;
   s->gens_mask = (int)rec_params_get(p, "gens", 1);
   s->per_gen = (int)rec_params_get(p, "per_gen", 100);
+  s->fgens_mask = (int)rec_params_get(p, "fgens", (1 << TS_N_GEN) - 1);
   s->drop = (int)rec_params_get(p, "drop", 0);
   s->binary_labels = rec_params_get(p, "label", 1) == 1;
   s->genset = (int)rec_params_get(p, "genset", 0) == 1;
   uint64_t seed = (uint64_t)rec_params_get(p, "seed", 42);
-  if (!d->ds || s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 ||
-      s->per_gen > s->n_items) {
+  if (!d->ds || s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) || s->fgens_mask < 0 ||
+      s->fgens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 || s->per_gen > s->n_items) {
     rc = MR_EINVAL;
     goto fail;
   }
@@ -530,9 +558,9 @@ int ts_save_parts(const rec_model *m, const char *dir) {
     json_decref(gens);
     return rc;
   }
-  json_t *root = json_pack("{s:i, s:i, s:i, s:i, s:o, s:i}", "gens", s->gens_mask, "per_gen",
-                           s->per_gen, "drop", s->drop, "label", s->binary_labels, "generators",
-                           gens, "trees", ltr_n_trees(s->ranker));
+  json_t *root = json_pack("{s:i, s:i, s:i, s:i, s:i, s:o, s:i}", "gens", s->gens_mask, "fgens",
+                           s->fgens_mask, "per_gen", s->per_gen, "drop", s->drop, "label",
+                           s->binary_labels, "generators", gens, "trees", ltr_n_trees(s->ranker));
   if (!root)
     return MR_ENOMEM;
   snprintf(path, sizeof(path), "%s/two_stage.json", dir);
@@ -563,16 +591,22 @@ int ts_load_parts(const char *dir, const rec_train_data *history, rec_model **ou
   s->gens_mask = (int)json_integer_value(json_object_get(root, "gens"));
   s->per_gen = (int)json_integer_value(json_object_get(root, "per_gen"));
   s->drop = (int)json_integer_value(json_object_get(root, "drop"));
+  json_t *fg = json_object_get(root, "fgens"); /* absent in versions before it existed: all */
+  s->fgens_mask = fg ? (int)json_integer_value(fg) : (1 << TS_N_GEN) - 1;
   s->binary_labels = (int)json_integer_value(json_object_get(root, "label"));
   json_decref(root);
-  if (s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 ||
-      s->per_gen > s->n_items) {
+  if (s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) || s->fgens_mask < 0 ||
+      s->fgens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 || s->per_gen > s->n_items) {
     rec_set_err(err, errlen, "%s: bad parameters", path);
     rc = MR_EFORMAT;
     goto fail;
   }
   for (int g = 0; g < TS_N_GEN; g++) {
     snprintf(path, sizeof(path), "%s/%s.bin", dir, ts_gens[g].kind);
+    if (!ts_wanted(s, g)) {
+      s->gens[g] = NULL;
+      continue;
+    }
     rc = rec_load(path, &s->gens[g], err, errlen);
     if (rc == MR_ENOTFOUND && g != 0 && !((s->gens_mask >> g) & 1)) {
       s->gens[g] = NULL; /* a feature-only generator that was not built: its columns stay NaN */

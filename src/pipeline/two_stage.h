@@ -8,6 +8,8 @@
  *   gens      bitmask of candidate generators (1 als, 2 gcn, 4 content, 8 genre, 16 itemknn,
  *             32 ease, 64 gems); default 1
  *   per_gen   candidates taken from each generator (default 100)
+ *   fgens     bitmask of the generators fitted for their feature columns (default all; ALS
+ *             and the `gens` ones are always fitted); the others' columns stay missing
  *   drop      feature groups blanked out (FEAT_GROUP_* bits), for ablations (default 0)
  *   label     1: binary labels (rated or not; the default, chosen on validation), 0: graded
  *   genset    0: generator parameters chosen on the temporal validation cut (default),
