@@ -494,6 +494,8 @@ static int cr_group_grad(const cross_model *m, cross_ws *w, const cross_group *g
   double z = 0;
   for (int c = 0; c < g->n_cands; c++)
     z += exp((double)(w->s[c] - mx));
+  if (!(z > 0)) /* unreachable: a positive label means a candidate */
+    return 0;
   double lse = (double)mx + log(z), l = 0;
   for (int c = 0; c < g->n_cands; c++) {
     double q = (g->y[c] > 0 ? g->y[c] : 0) / ysum;
