@@ -136,7 +136,7 @@ if [ "$(jq -c .items "$TMP/r1_cross")" = "$(jq -c .items "$TMP/r1_computed")" ];
 else ok; fi
 expect 200 '/recommendations/1/sections?ranker=cross' '.ranker == "cross" and (.sections[0].name == "personalized") and (.sections[0].items|length) == 10'
 expect 200 '/recommendations/999999?ranker=cross' '(.items|length) == 10'
-for bad in 'ranker=xgb' 'ranker=' 'ranker=CROSS' 'ranker=cross%00'; do
+for bad in 'ranker=xgb' 'ranker=' 'ranker=CROSS' 'ranker=cross,ltr'; do
   expect 400 "/recommendations/1?$bad" '.error|test("ranker")'
 done
 expect 400 '/recommendations/1/sections?ranker=nope' '.error|test("ranker")'
