@@ -9,7 +9,9 @@
 
 #include "core/mr_error.h"
 #include "data/dataset.h"
+#include "models/model.h"
 #include "pipeline/reco.h"
+#include "pipeline/two_stage.h"
 
 static double now(void) {
   struct timespec ts;
@@ -85,6 +87,22 @@ int main(int argc, char **argv) {
     qsort(cpu, n, sizeof(double), cmp_double);
     printf("| %s | %zu | %.1f | %.1f | %.1f | %.1f |\n", names[c], n, us[n / 2], us[n * 99 / 100],
            sum / (double)n, cpu[n / 2]);
+  }
+  /* where the time of the base-history case goes */
+  if (only < 0 || only == 0) {
+    ts_serve_split sp = {0};
+    float *scores = malloc((size_t)ds->n_movies * sizeof(float));
+    long calls = 0;
+    for (int p = 0; scores && p < passes; p++)
+      for (int32_t u = 0; u < ds->n_users; u++)
+        if (ts_score_split(reco_personal_model(r), u, NULL, NULL, 0, scores, &sp) == MR_OK)
+          calls++;
+    if (calls)
+      printf("\ntime split per request (base history, %ld calls, %.0f candidates each): "
+             "candidates %.1f us, features %.1f us, ranker %.1f us\n",
+             calls, (double)sp.candidates / (double)calls, sp.candidates_us / (double)calls,
+             sp.features_us / (double)calls, sp.ranker_us / (double)calls);
+    free(scores);
   }
   free(us);
   free(cpu);

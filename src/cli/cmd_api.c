@@ -19,6 +19,7 @@ enum {
   O_WEB,
   O_EVENTS,
   O_TTL,
+  O_POOL,
   O_N
 };
 static const cli_opt api_cli_opts[O_N] = {
@@ -37,6 +38,8 @@ static const cli_opt api_cli_opts[O_N] = {
     [O_EVENTS] = {"events-url", CLI_STR, "http://127.0.0.1:8001", NULL,
                   "the event service's URL, told to the UI by /config.js"},
     [O_TTL] = {"cache-ttl", CLI_INT, "300", NULL, "seconds a cached response lives"},
+    [O_POOL] = {"pool-recs", CLI_INT, "0", NULL,
+                "1: compute single recommendation lists on the thread pool (0: on the loop)"},
 };
 
 int cmd_api(int argc, char **argv) {
@@ -74,6 +77,7 @@ int cmd_api(int argc, char **argv) {
       .web_dir = v.str[O_WEB],
       .events_url = v.str[O_EVENTS],
       .cache_ttl_s = (int)v.num[O_TTL],
+      .pool_recs = v.num[O_POOL] != 0,
   };
   if ((rc = api_create(&o, r, &a))) {
     fprintf(stderr, "movierec api: %s\n", mr_strerror(rc));

@@ -3,6 +3,7 @@
 #include "pipeline/two_stage.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,10 @@ typedef struct ts_state {
   int genset; /* 0: generator parameters from the temporal cut, 1: from the random cut */
   int32_t n_users, n_items;
   ts_fit_stats stats;
+  /* spare serving buffers: a request takes one and gives it back (they are ~100 KB, and
+   * allocating them per request showed in profiles) */
+  pthread_mutex_t pool_mu;
+  struct ts_buf *pool;
 } ts_state;
 
 /* Per-thread buffers for one user's candidates and features. */
@@ -73,11 +78,12 @@ typedef struct ts_buf {
   float *x;
   float *y;
   feat_scratch *scratch;
-  cross_ws *cws; /* with a cross ranker: its scratch and the user's recent history */
-  int32_t *h_items;
+  float *pred;      /* ranker scores per candidate */
+  cross_ws *cws;    /* the cross ranker's scratch (made on first use) */
+  int32_t *h_items; /* the user's recent history, for the cross ranker */
   float *h_ratings;
-  float *pred;
   int max_cands;
+  struct ts_buf *next; /* in the state's pool of spare buffers */
 } ts_buf;
 
 static double ts_now(void) {
@@ -97,11 +103,11 @@ static void ts_buf_free(ts_buf *b) {
   free(b->top);
   free(b->x);
   free(b->y);
+  free(b->pred);
   feat_scratch_free(b->scratch);
   cross_ws_free(b->cws);
   free(b->h_items);
   free(b->h_ratings);
-  free(b->pred);
   free(b);
 }
 
@@ -127,8 +133,6 @@ static int ts_buf_create(const ts_state *s, ts_buf **out) {
   b->pred = malloc(((size_t)b->max_cands + 1) * sizeof(float));
   b->h_items = malloc(TS_CROSS_HIST * sizeof(int32_t));
   b->h_ratings = malloc(TS_CROSS_HIST * sizeof(float));
-  if (s->cross)
-    ok &= cross_ws_create(s->cross, &b->cws) == MR_OK;
   if (!ok || !b->flag || !b->proposed || !b->cands || !b->top || !b->x || !b->y || !b->pred ||
       !b->h_items || !b->h_ratings || feat_scratch_create(s->feat, &b->scratch)) {
     ts_buf_free(b);
@@ -136,6 +140,29 @@ static int ts_buf_create(const ts_state *s, ts_buf **out) {
   }
   *out = b;
   return MR_OK;
+}
+
+/* A serving buffer from the pool, or a new one. */
+static int ts_buf_take(ts_state *s, ts_buf **out) {
+  pthread_mutex_lock(&s->pool_mu);
+  ts_buf *b = s->pool;
+  if (b)
+    s->pool = b->next;
+  pthread_mutex_unlock(&s->pool_mu);
+  if (b) {
+    *out = b;
+    return MR_OK;
+  }
+  return ts_buf_create(s, out);
+}
+
+static void ts_buf_give(ts_state *s, ts_buf *b) {
+  if (!b)
+    return;
+  pthread_mutex_lock(&s->pool_mu);
+  b->next = s->pool;
+  s->pool = b;
+  pthread_mutex_unlock(&s->pool_mu);
 }
 
 /* Whether generator g must score every movie: it proposes candidates, or it is ALS. */
@@ -151,7 +178,8 @@ static int ts_wanted(const ts_state *s, int g) {
 /* Scores, candidates and features for one user (dense index, or -1 with a history). Fills
  * b->cands[0..*n_cands) and b->x. */
 static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_t *h_items,
-                        const float *h_ratings, int n_h, int *n_cands) {
+                        const float *h_ratings, int n_h, int *n_cands, ts_serve_split *split) {
+  double t0 = split ? ts_now() : 0;
   const int32_t *hist;
   int64_t nh;
   int rc;
@@ -199,6 +227,7 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
     b->flag[hist[k]] = 0;
   for (int c = 0; c < nc; c++)
     b->flag[b->cands[c]] = 0;
+  double t1 = split ? ts_now() : 0;
   for (int g = 0; g < TS_N_GEN; g++) {
     if (!s->gens[g] || ts_full_scores(s, g) || ts_gens[g].feat_slot < 0)
       continue;
@@ -223,7 +252,13 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
   in.n_cands = nc;
   in.drop_groups = s->drop;
   *n_cands = nc;
-  return feat_compute(s->feat, b->scratch, &in, b->x);
+  rc = feat_compute(s->feat, b->scratch, &in, b->x);
+  if (split) {
+    double t2 = ts_now();
+    split->candidates_us += (t1 - t0) * 1e6;
+    split->features_us += (t2 - t1) * 1e6;
+  }
+  return rc;
 }
 
 /* A data-set user's most recent rated movies (at most TS_CROSS_HIST, oldest first) and their
@@ -244,6 +279,9 @@ static int ts_recent(const ts_state *s, ts_buf *b, int32_t user) {
 static int ts_cross_predict(const ts_state *s, ts_buf *b, int32_t user, const int32_t *h_items,
                             const float *h_ratings, int n_h, int nc) {
   cross_group g = {h_items, h_ratings, n_h, b->cands, b->x, NULL, nc};
+  int rc;
+  if (!b->cws && (rc = cross_ws_create(s->cross, &b->cws)))
+    return rc;
   if (user >= 0) {
     g.hist = b->h_items;
     g.hist_ratings = b->h_ratings;
@@ -325,7 +363,7 @@ static int ts_build_groups(const ts_state *s, const csr *target, ts_group *group
       if (!b || failed || target->indptr[u + 1] == target->indptr[u])
         continue;
       int nc = 0;
-      int rc = ts_user_rows(s, b, u, NULL, NULL, 0, &nc);
+      int rc = ts_user_rows(s, b, u, NULL, NULL, 0, &nc, NULL);
       if (rc) {
 #pragma omp atomic write
         failed = rc;
@@ -410,6 +448,12 @@ static void ts_free(void *state) {
   ts_state *s = state;
   if (!s)
     return;
+  while (s->pool) {
+    ts_buf *b = s->pool;
+    s->pool = b->next;
+    ts_buf_free(b);
+  }
+  pthread_mutex_destroy(&s->pool_mu);
   ts_release_generators(s);
   feat_ctx_free(s->feat);
   ltr_free(s->ranker);
@@ -574,6 +618,7 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
   int rc = MR_ENOMEM;
   if (!s)
     return rc;
+  pthread_mutex_init(&s->pool_mu, NULL);
   s->ds = d->ds;
   s->n_users = d->ui->n_rows;
   s->n_items = d->ui->n_cols;
@@ -640,21 +685,23 @@ fail:
 }
 
 /* Candidates get the ranker's score; every other movie sits far below, ordered by ALS. */
-static int ts_score(const ts_state *s, int which, int32_t user, const int32_t *items,
-                    const float *ratings, int n, float *scores) {
+static int ts_score(const ts_state *cs, int which, int32_t user, const int32_t *items,
+                    const float *ratings, int n, float *scores, ts_serve_split *split) {
+  ts_state *s = (ts_state *)cs; /* only the buffer pool changes, under its mutex */
   ts_buf *b = NULL;
   int nc = 0;
   if (which == 0)
     which = s->which;
-  if ((which == TS_RANKER_LTR && !s->ranker) || (which == TS_RANKER_CROSS && !s->cross))
-    return MR_ENOTFOUND;
   if (which != TS_RANKER_LTR && which != TS_RANKER_CROSS)
     return MR_EINVAL;
-  int rc = ts_buf_create(s, &b);
+  if ((which == TS_RANKER_LTR && !s->ranker) || (which == TS_RANKER_CROSS && !s->cross))
+    return MR_ENOTFOUND;
+  int rc = ts_buf_take(s, &b);
   if (rc)
     return rc;
-  if ((rc = ts_user_rows(s, b, user, items, ratings, n, &nc)))
+  if ((rc = ts_user_rows(s, b, user, items, ratings, n, &nc, split)))
     goto done;
+  double t0 = split ? ts_now() : 0;
   if (which == TS_RANKER_CROSS)
     rc = ts_cross_predict(s, b, user, items, ratings, n, nc);
   else
@@ -665,16 +712,31 @@ static int ts_score(const ts_state *s, int which, int32_t user, const int32_t *i
     scores[i] = -1e6f + b->scores[0][i] * 1e-3f;
   for (int c = 0; c < nc; c++)
     scores[b->cands[c]] = b->pred[c];
+  if (split) {
+    split->ranker_us += (ts_now() - t0) * 1e6;
+    split->candidates += nc;
+  }
 done:
-  ts_buf_free(b);
+  ts_buf_give(s, b);
   return rc;
+}
+
+int ts_score_split(const rec_model *m, int32_t user, const int32_t *items, const float *ratings,
+                   int n, float *scores, ts_serve_split *split) {
+  const ts_state *s = rec_state_of(m, "two_stage");
+  if (!s || (user < 0 && n < 0) || user >= s->n_users)
+    return MR_EINVAL;
+  for (int k = 0; user < 0 && k < n; k++)
+    if (items[k] < 0 || items[k] >= s->n_items)
+      return MR_ERANGE;
+  return ts_score(s, 0, user, items, ratings, n, scores, split);
 }
 
 static int ts_score_user(const void *state, int32_t user, float *scores) {
   const ts_state *s = state;
   if (user < 0 || user >= s->n_users)
     return MR_ERANGE;
-  return ts_score(s, 0, user, NULL, NULL, 0, scores);
+  return ts_score(s, 0, user, NULL, NULL, 0, scores, NULL);
 }
 
 static int ts_score_history(const void *state, const int32_t *items, const float *ratings, int n,
@@ -683,7 +745,7 @@ static int ts_score_history(const void *state, const int32_t *items, const float
   for (int k = 0; k < n; k++)
     if (items[k] < 0 || items[k] >= s->n_items)
       return MR_ERANGE;
-  return ts_score(s, 0, -1, items, ratings, n, scores);
+  return ts_score(s, 0, -1, items, ratings, n, scores, NULL);
 }
 
 static int ts_save(const void *state, const char *path) {
@@ -764,6 +826,7 @@ int ts_load_parts(const char *dir, const rec_train_data *history, rec_model **ou
   int rc = MR_ENOMEM;
   if (!s)
     return rc;
+  pthread_mutex_init(&s->pool_mu, NULL);
   snprintf(path, sizeof(path), "%s/two_stage.json", dir);
   json_t *root = json_load_file(path, 0, &jerr);
   if (!root) {
@@ -881,5 +944,5 @@ int ts_score_with(const rec_model *m, int which, int32_t user, const int32_t *it
   for (int k = 0; k < n; k++)
     if (items[k] < 0 || items[k] >= s->n_items)
       return MR_ERANGE;
-  return ts_score(s, which, user, items, ratings, n, scores);
+  return ts_score(s, which, user, items, ratings, n, scores, NULL);
 }

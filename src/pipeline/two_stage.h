@@ -60,6 +60,19 @@ int ts_has_ranker(const rec_model *m, int which);
 int ts_score_with(const rec_model *m, int which, int32_t user, const int32_t *items,
                   const float *ratings, int n, float *scores);
 
+/* Where the serving time of one or more requests went (accumulated by ts_score_split). */
+typedef struct ts_serve_split {
+  double candidates_us; /* proposing generators' scores + candidate selection */
+  double features_us;   /* feature-only generators at the candidates + the feature rows */
+  double ranker_us;     /* LambdaMART over the rows */
+  long candidates;      /* rows ranked */
+} ts_serve_split;
+
+/* Scores every item like rec_score_user (user >= 0, dense index) or rec_score_history (user < 0:
+ * items/ratings/n), adding the time of each stage to *split (may be NULL). Thread-safe. */
+int ts_score_split(const rec_model *m, int32_t user, const int32_t *items, const float *ratings,
+                   int n, float *scores, ts_serve_split *split);
+
 /* The LambdaMART ranker of a fitted two-stage model (borrowed; NULL when only the cross ranker
  * was trained), for importance reports. */
 const ltr_model *ts_ranker(const rec_model *m);

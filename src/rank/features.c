@@ -236,11 +236,6 @@ static int64_t feat_movie_upto(const feat_ctx *c, int32_t m, int64_t t) {
   return i;
 }
 
-/* Ratings of movie m in (hi - window, hi]. */
-static float feat_window_count(const feat_ctx *c, int32_t m, int64_t hi, int64_t window) {
-  return (float)(feat_movie_upto(c, m, hi) - feat_movie_upto(c, m, hi - window));
-}
-
 /* Ratings of movie m up to and including time t (the as-of popularity), and their sum. */
 static int64_t feat_count_asof(const feat_ctx *c, int32_t m, int64_t t, double *sum) {
   int64_t cnt = feat_movie_upto(c, m, t);
@@ -586,10 +581,18 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
   }
 
   const int nf = FEAT_N;
+  const int64_t bucket_stride = c->n_buckets + 1;
   for (int ci = 0; ci < in->n_cands; ci++) {
     int32_t m = in->cands[ci];
     if (m < 0 || m >= c->n_movies)
       return MR_ERANGE;
+    if (c->m_bucket && ci + 4 < in->n_cands && in->cands[ci + 4] >= 0 &&
+        in->cands[ci + 4] < c->n_movies && t_u >= c->t_first) {
+      /* the time-bucket rows miss the cache: ask for a later candidate's now */
+      int64_t k = (t_u - c->t_first) / c->bucket_width;
+      if (k < c->n_buckets)
+        __builtin_prefetch(c->m_bucket + (size_t)in->cands[ci + 4] * (size_t)bucket_stride + k);
+    }
     const mr_movie *mv = &ds->movies[m];
     float *row = x + (size_t)ci * nf;
     int f = 0;
@@ -610,8 +613,8 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
     float logpop = (float)log1p((double)cnt);
     row[f++] = logpop;
     row[f++] = cnt ? (float)(rsum / (double)cnt) : NAN;
-    row[f++] = feat_window_count(c, m, t_u, (int64_t)(7 * FEAT_DAY));
-    row[f++] = feat_window_count(c, m, t_u, (int64_t)(30 * FEAT_DAY));
+    row[f++] = (float)(cnt - feat_movie_upto(c, m, t_u - (int64_t)(7 * FEAT_DAY)));
+    row[f++] = (float)(cnt - feat_movie_upto(c, m, t_u - (int64_t)(30 * FEAT_DAY)));
     int imdb = mv->has_imdb;
     row[f++] = imdb && mv->imdb_rating > 0 ? mv->imdb_rating : NAN;
     row[f++] = imdb && mv->imdb_votes > 0 ? (float)log1p(mv->imdb_votes) : NAN;

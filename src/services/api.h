@@ -15,6 +15,7 @@ typedef struct api_opts {
   const char *web_dir;       /* the UI's files ("web") */
   const char *events_url;    /* the event service for /config.js */
   int cache_ttl_s;           /* TTL of mr:u:{UID}:cache (300) */
+  int pool_recs;             /* 1: compute single lists on the thread pool, not on the loop */
 } api_opts;
 
 typedef struct api api;
