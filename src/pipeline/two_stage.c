@@ -54,8 +54,7 @@ typedef struct ts_state {
   cross_model *cross; /* NULL when not trained */
   int rankers;        /* TS_RANKER_* bits of the rankers trained */
   int which;          /* the ranker that scores by default: TS_RANKER_LTR or TS_RANKER_CROSS */
-  const csr
-      *hist_ui; /* borrowed: the ratings the features come from (the cross ranker's history) */
+  const csr *hist_ui; /* borrowed: ratings behind the features (cross ranker's history) */
   int gens_mask, per_gen, drop;
   int fgens_mask; /* generators fitted for their feature columns (besides gens_mask and ALS) */
   int binary_labels;

@@ -64,7 +64,7 @@ int ts_score_with(const rec_model *m, int which, int32_t user, const int32_t *it
 typedef struct ts_serve_split {
   double candidates_us; /* proposing generators' scores + candidate selection */
   double features_us;   /* feature-only generators at the candidates + the feature rows */
-  double ranker_us;     /* LambdaMART over the rows */
+  double ranker_us;     /* the ranker (LambdaMART or cross) over the rows */
   long candidates;      /* rows ranked */
 } ts_serve_split;
 
