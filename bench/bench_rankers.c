@@ -4,6 +4,7 @@
  * The candidates and features are the same for both, so the difference of the medians is the
  * difference in ranking cost.
  * Usage: bench_rankers [DATA [MODELS [PASSES]]] */
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ int main(int argc, char **argv) {
   int passes = argc > 3 ? atoi(argv[3]) : 3;
   char err[512] = "";
   mr_dataset *ds = NULL;
+  openblas_set_num_threads(1); /* as in the services (src/cli/cli.c): one request, one thread */
   reco *r = NULL;
   if (passes < 1 || ds_load(data, &ds, err, sizeof(err)) ||
       reco_open(models, ds, &r, err, sizeof(err))) {

@@ -3,6 +3,7 @@
  * passes, Adam, deterministic multithreaded minibatches. */
 #include "rank/cross.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -336,7 +337,7 @@ static int cr_check_group(const cross_model *m, const cross_group *g) {
 
 /* Forward pass over one group: fills the history rows, every candidate's activations and
  * w->s. Returns the number of history rows used. */
-static int cr_forward(const cross_model *m, cross_ws *w, const cross_group *g) {
+static int cr_forward(const cross_model *m, cross_ws *w, const cross_group *g, int blas) {
   const int d = m->d, hid = m->hid, din = m->din, nf = m->n_feat;
   const float *R = m->theta + m->off[CB_R], *A = m->theta + m->off[CB_A];
   const float *V = m->theta + m->off[CB_V], *W1 = m->theta + m->off[CB_W1];
@@ -396,6 +397,8 @@ static int cr_forward(const cross_model *m, cross_ws *w, const cross_group *g) {
       z[3 * d + f] = sv;
       z[3 * d + nf + f] = (float)miss;
     }
+    if (blas)
+      continue; /* the hidden layer of every candidate at once, below */
     float s = 0;
     for (int h = 0; h < hid; h++) {
       pre[h] = cr_dot(W1 + (size_t)h * din, z, din) + b1[h];
@@ -403,6 +406,21 @@ static int cr_forward(const cross_model *m, cross_ws *w, const cross_group *g) {
         s += w2[h] * pre[h];
     }
     w->s[c] = s;
+  }
+  if (blas && g->n_cands > 0) {
+    /* serving: pre = Z W1^T as one sgemm (about 3x faster than the per-row dot products; the
+     * rounding differs from training's path by float noise only) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->n_cands, hid, din, 1.0f, w->z, din, W1,
+                din, 0.0f, w->pre, hid);
+    for (int c = 0; c < g->n_cands; c++) {
+      float *pre = w->pre + (size_t)c * hid, s = 0;
+      for (int h = 0; h < hid; h++) {
+        pre[h] += b1[h];
+        if (pre[h] > 0)
+          s += w2[h] * pre[h];
+      }
+      w->s[c] = s;
+    }
   }
   return L;
 }
@@ -487,7 +505,7 @@ static int cr_group_grad(const cross_model *m, cross_ws *w, const cross_group *g
     ysum += g->y[c] > 0 ? g->y[c] : 0;
   if (!(ysum > 0))
     return 0;
-  int L = cr_forward(m, w, g);
+  int L = cr_forward(m, w, g, 0);
   float mx = -INFINITY;
   for (int c = 0; c < g->n_cands; c++)
     mx = w->s[c] > mx ? w->s[c] : mx;
@@ -570,7 +588,7 @@ int cross_predict(const cross_model *m, cross_ws *ws, const cross_group *g, floa
   int L = g->n_hist < m->max_hist ? g->n_hist : m->max_hist;
   if ((rc = cr_ws_reserve(m, ws, g->n_cands, L)))
     return rc;
-  cr_forward(m, ws, g);
+  cr_forward(m, ws, g, 1);
   memcpy(out, ws->s, (size_t)g->n_cands * sizeof(float));
   return MR_OK;
 }
@@ -740,7 +758,7 @@ int cross_fit(cross_model *m, const cross_group *train, int n_train, const cross
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
       for (int k = 0; k < n_valid; k++) {
         cross_ws *w = ws[omp_get_thread_num()];
-        cr_forward(m, w, &valid[k]);
+        cr_forward(m, w, &valid[k], 0);
         vnd[k] = cr_ndcg10(w, &valid[k]);
       }
       double nd = 0;

@@ -325,7 +325,7 @@ static void api_compute(api_ctx *c) {
   c->work.data = c;
   if (c->kind == API_RECS && !c->a->pool_recs && c->ranker != RECO_RANKER_CROSS) {
     /* one list costs ~0.1-0.3 ms: cheaper on the loop than two thread hand-offs (the cross
-     * ranker's ~0.55 ms goes to the pool, bench/RESULTS.md) */
+     * ranker's ~0.4 ms goes to the pool, bench/RESULTS.md) */
     api_work(&c->work);
     api_after_work(&c->work, 0);
     return;
