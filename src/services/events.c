@@ -86,6 +86,33 @@ static int field_int(const json_t *obj, const char *name, long long lo, long lon
   return 0;
 }
 
+/* Reads the optional client-chosen "event_id" (32 hex chars, lowercased into out): a client
+ * that sends one and reuses it on every retry of the same rating cannot get it stored twice,
+ * since the consumer stores each event id once. Returns 1 when present and valid, 0 when
+ * absent, -1 with the reason for a 422 in msg. */
+static int field_event_id(const json_t *obj, char out[33], char *msg, size_t cap) {
+  json_t *v = json_object_get(obj, "event_id");
+  if (!v)
+    return 0;
+  const char *id = json_string_value(v);
+  size_t n = id ? json_string_length(v) : 0;
+  int ok = n == EVENT_ID_LEN;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = (id[i] >= '0' && id[i] <= '9') || ((id[i] | 0x20) >= 'a' && (id[i] | 0x20) <= 'f');
+  if (!ok && !id)
+    snprintf(msg, cap, "field \"event_id\" must be a string of 32 hex characters, got %s",
+             event_json_type_name(v));
+  else if (!ok)
+    snprintf(msg, cap, "field \"event_id\" must be 32 hex characters, got %zu characters%s", n,
+             n == EVENT_ID_LEN ? " with a non-hex one" : "");
+  if (!ok)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    out[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] | 0x20 : id[i]);
+  out[n] = 0;
+  return 1;
+}
+
 static void finish_publish(void *arg) {
   events_pending *pd = arg;
   if (pd->status == 0) {
@@ -125,6 +152,8 @@ static void h_interact(http_req *r, void *user) {
     return;
   }
   long long uid = 0, mid = 0, rating = 0, ts = 0;
+  char client_id[33];
+  int has_id = 0;
   if (!json_is_object(j)) {
     snprintf(msg, sizeof(msg), "the body must be a JSON object, got %s", event_json_type_name(j));
     goto invalid;
@@ -132,7 +161,8 @@ static void h_interact(http_req *r, void *user) {
   if (field_int(j, "user_id", 1, INT32_MAX, 1, &uid, msg, sizeof(msg)) ||
       field_int(j, "movie_id", 1, INT32_MAX, 1, &mid, msg, sizeof(msg)) ||
       field_int(j, "rating", 1, 5, 1, &rating, msg, sizeof(msg)) ||
-      field_int(j, "ts", 1, EVENTS_TS_MAX, 0, &ts, msg, sizeof(msg)))
+      field_int(j, "ts", 1, EVENTS_TS_MAX, 0, &ts, msg, sizeof(msg)) ||
+      (has_id = field_event_id(j, client_id, msg, sizeof(msg))) < 0)
     goto invalid;
   if (mid > s->max_movie_id || !s->movie_ok[mid]) {
     snprintf(msg, sizeof(msg), "unknown movie_id %lld", mid);
@@ -147,7 +177,9 @@ static void h_interact(http_req *r, void *user) {
     return;
   }
   events_pending *pd = malloc(sizeof(*pd));
-  if (!pd || new_event_id(pd->event_id) != 0) {
+  if (pd && has_id)
+    memcpy(pd->event_id, client_id, sizeof(client_id));
+  if (!pd || (!has_id && new_event_id(pd->event_id) != 0)) {
     free(pd);
     http_send_error(r, 500, "cannot create an event id");
     return;
