@@ -19,8 +19,9 @@
 
 /* The serving pipeline: LambdaMART over ALS candidates, with every generator's scores as
  * features (two_stage_ltr_als: the best two-stage configuration on the user-temporal validation
- * cut, 0.223 against 0.216 for the union; docs/EVALUATION.md). */
-#define TRAIN_PIPELINE_PARAMS "gens=1,per_gen=150"
+ * cut, 0.223 against 0.216 for the union; docs/EVALUATION.md). ranker=2 also trains the neural
+ * cross ranker on the same candidates (cross.bin), served on request (?ranker=cross). */
+#define TRAIN_PIPELINE_PARAMS "gens=1,per_gen=150,ranker=2"
 
 /* The semantic model behind "more like this" (GET /movies/{id}/similar): the user-temporal
  * validation cut's best setting at d = 128 (d = 192 scored the same, 0.049, for twice the fit). */
@@ -76,12 +77,14 @@ static int train_write_meta(const char *dir, const char *data_dir, const mr_data
   char path[4096 + 16];
   snprintf(path, sizeof(path), "%s/meta.json", dir);
   json_t *root = json_pack(
-      "{s:s, s:i, s:i, s:I, s:s, s:I, s:f, s:{s:f, s:f, s:f, s:I, s:I, s:i}}", "data", data_dir,
-      "users", (int)ds->n_users, "movies", (int)ds->n_movies, "ratings", (json_int_t)ds->n_ratings,
-      "pipeline", params, "trained_at", (json_int_t)time(NULL), "train_seconds", seconds, "stats",
-      "generators_seconds", st->generators_seconds, "features_seconds", st->features_seconds,
-      "ranker_seconds", st->ranker_seconds, "ranker_groups", (json_int_t)st->train_groups,
-      "ranker_rows", (json_int_t)st->train_rows, "trees", st->trees);
+      "{s:s, s:i, s:i, s:I, s:s, s:I, s:f, s:{s:f, s:f, s:f, s:I, s:I, s:i, s:f, s:i, s:f}}",
+      "data", data_dir, "users", (int)ds->n_users, "movies", (int)ds->n_movies, "ratings",
+      (json_int_t)ds->n_ratings, "pipeline", params, "trained_at", (json_int_t)time(NULL),
+      "train_seconds", seconds, "stats", "generators_seconds", st->generators_seconds,
+      "features_seconds", st->features_seconds, "ranker_seconds", st->ranker_seconds,
+      "ranker_groups", (json_int_t)st->train_groups, "ranker_rows", (json_int_t)st->train_rows,
+      "trees", st->trees, "cross_seconds", st->cross_seconds, "cross_epochs", st->cross_epochs,
+      "cross_valid_ndcg", st->cross_valid_ndcg);
   if (!root)
     return MR_ENOMEM;
   int rc = json_dump_file(root, path, JSON_INDENT(2)) ? MR_EIO : MR_OK;
