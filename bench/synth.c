@@ -2,7 +2,9 @@
 #include "synth.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/mr_error.h"
 #include "core/mr_rng.h"
@@ -135,5 +137,82 @@ fail:
   free(mark);
   free(item_of_rank);
   free(cum);
+  return rc;
+}
+
+/* MovieLens 100k's genre names (u.genre order) and how many of its 1,682 movies carry each. */
+static const char *const synth_genre_names[19] = {
+    "unknown",     "Action", "Adventure", "Animation", "Children's", "Comedy",  "Crime",
+    "Documentary", "Drama",  "Fantasy",   "Film-Noir", "Horror",     "Musical", "Mystery",
+    "Romance",     "Sci-Fi", "Thriller",  "War",       "Western"};
+static const double synth_genre_freq[19] = {2,  251, 135, 42, 122, 505, 109, 50, 725, 22,
+                                            24, 92,  56,  61, 247, 101, 251, 71, 27};
+
+int synth_dataset(int32_t n_users, int32_t n_items, mr_rating *ratings, size_t n, uint64_t seed,
+                  mr_dataset **out) {
+  mr_dataset *ds = NULL;
+  int rc;
+  if (!out || n_users <= 0 || n_items <= 0 || (n && !ratings)) {
+    free(ratings);
+    return MR_EINVAL;
+  }
+  if ((rc = ds_create_empty(&ds))) {
+    free(ratings);
+    return rc;
+  }
+  ds->ratings = ratings;
+  ds->n_ratings = n;
+  rc = MR_ENOMEM;
+  mr_rng rng;
+  mr_rng_seed(&rng, seed ^ 0x5eedda7aULL);
+  ds->users = calloc((size_t)n_users, sizeof(*ds->users));
+  ds->movies = calloc((size_t)n_items, sizeof(*ds->movies));
+  ds->occupations = calloc(21, sizeof(char *));
+  if (!ds->users || !ds->movies || !ds->occupations)
+    goto fail;
+  ds->n_users = n_users;
+  ds->n_movies = n_items;
+  for (int g = 0; g < 19; g++)
+    if (!(ds->genre_names[g] = strdup(synth_genre_names[g])))
+      goto fail;
+  ds->n_genres = 19;
+  for (int o = 0; o < 21; o++) {
+    char name[16];
+    snprintf(name, sizeof(name), "occupation%d", o);
+    if (!(ds->occupations[o] = strdup(name)))
+      goto fail;
+    ds->n_occupations = o + 1;
+  }
+  for (int32_t u = 0; u < n_users; u++) {
+    mr_user *us = &ds->users[u];
+    us->id = u + 1;
+    us->age = 7 + (int)mr_rng_below(&rng, 67);
+    us->gender = mr_rng_uniform(&rng) < 0.71 ? 'M' : 'F';
+    us->occupation = (int)mr_rng_below(&rng, 21);
+    snprintf(us->zip, sizeof(us->zip), "%05d", (int)mr_rng_below(&rng, 100000));
+  }
+  double cum[19], total = 0.0;
+  for (int g = 0; g < 19; g++) {
+    total += synth_genre_freq[g];
+    cum[g] = total;
+  }
+  for (int g = 0; g < 19; g++)
+    cum[g] /= total;
+  cum[18] = 1.0;
+  for (int32_t i = 0; i < n_items; i++) {
+    mr_movie *mv = &ds->movies[i];
+    mv->id = i + 1;
+    int k = 1 + (int)mr_rng_below(&rng, 3);
+    for (int j = 0; j < k; j++)
+      mv->genres |= 1u << synth_pick(cum, 19, mr_rng_uniform(&rng));
+    int back = (int)(-12.0 * log(1.0 - mr_rng_uniform(&rng)));
+    mv->year = 1998 - back < 1920 ? 1920 : 1998 - back;
+  }
+  if ((rc = ds_build_index(ds)))
+    goto fail;
+  *out = ds;
+  return MR_OK;
+fail:
+  ds_free(ds);
   return rc;
 }

@@ -13,7 +13,9 @@ command -v jq >/dev/null || { echo "test_api: jq is required (scripts/deps)" >&2
 TMP=$(mktemp -d /tmp/mr_api_test.XXXXXX)
 API_PID=""
 REDIS_STOPPED_PID=""
+API2_PID=""
 cleanup() {
+  [ -n "$API2_PID" ] && kill "$API2_PID" 2>/dev/null || true
   [ -n "$REDIS_STOPPED_PID" ] && kill -CONT "$REDIS_STOPPED_PID" 2>/dev/null || true
   if [ -n "$API_PID" ] && kill -0 "$API_PID" 2>/dev/null; then
     kill "$API_PID" 2>/dev/null || true
@@ -118,6 +120,47 @@ done
 expect 200 /recommendations/2147483647 '(.items|length) == 10 and .source == "computed"'
 expect 200 /recommendations/999999 '(.items|length) == 10'
 alive "bad recommendation requests"
+
+# ---- the stage-2 ranker on request (?ranker=ltr|cross) ---------------------------------------
+expect 200 '/recommendations/1?ranker=cross' ".ranker == \"cross\" and .source == \"computed\" and (.items|length) == 10 and all(.items[]; $ITEM)"
+cp "$TMP/body" "$TMP/r1_cross"
+expect 200 '/recommendations/1?ranker=cross' '.source == "cache" and .ranker == "cross"'
+[ "$(rcli HEXISTS 'mr:u:{1}:cache' 'n=10:r=cross')" = 1 ] && ok || fail "cross list not cached under n=10:r=cross"
+expect 200 '/recommendations/1?ranker=ltr' '.ranker == "ltr" and .source == "computed"'
+# LambdaMART is the default: the same list; the cross ranker scores differently
+if [ "$(jq -c .items "$TMP/body")" != "$(jq -c .items "$TMP/r1_computed")" ]; then
+  fail "?ranker=ltr differs from the default list"
+else ok; fi
+if [ "$(jq -c .items "$TMP/r1_cross")" = "$(jq -c .items "$TMP/r1_computed")" ]; then
+  fail "?ranker=cross gave LambdaMART's list"
+else ok; fi
+expect 200 '/recommendations/1/sections?ranker=cross' '.ranker == "cross" and (.sections[0].name == "personalized") and (.sections[0].items|length) == 10'
+expect 200 '/recommendations/999999?ranker=cross' '(.items|length) == 10'
+for bad in 'ranker=xgb' 'ranker=' 'ranker=CROSS' 'ranker=cross,ltr'; do
+  expect 400 "/recommendations/1?$bad" '.error|test("ranker")'
+done
+expect 400 '/recommendations/1/sections?ranker=nope' '.error|test("ranker")'
+# a version trained before the cross ranker (no cross.bin): 503 for ?ranker=cross, the rest works
+mkdir -p "$TMP/old/v1"
+cp -r "$(readlink -f "$MODELS/current")/." "$TMP/old/v1/"
+rm -f "$TMP/old/v1/cross.bin"
+ln -s v1 "$TMP/old/current"
+PORT2=$(harness_pick_port)
+"$BIN" api --port "$PORT2" --threads 1 --redis "redis://127.0.0.1:$RPORT" --models "$TMP/old" \
+  --web "$TMP/web" --cache-ttl 300 >"$TMP/api2.log" 2>&1 &
+API2_PID=$!
+for _ in $(seq 1 300); do
+  if curl -s -m 1 -o /dev/null "http://127.0.0.1:$PORT2/health" 2>/dev/null; then break; fi
+  kill -0 "$API2_PID" 2>/dev/null || { cat "$TMP/api2.log" >&2; fail "api without cross.bin died"; break; }
+  sleep 0.1
+done
+CODE=$(curl -s -m 10 -o "$TMP/body" -w '%{http_code}' "http://127.0.0.1:$PORT2/recommendations/2?ranker=cross" || echo 000)
+[ "$CODE" = 503 ] && jq -e '.error|test("cross")' "$TMP/body" >/dev/null && ok || fail "no cross.bin: status $CODE, want 503: $(head -c 300 "$TMP/body")"
+CODE=$(curl -s -m 10 -o "$TMP/body" -w '%{http_code}' "http://127.0.0.1:$PORT2/recommendations/2" || echo 000)
+[ "$CODE" = 200 ] && ok || fail "no cross.bin: default ranker status $CODE"
+kill "$API2_PID" 2>/dev/null || true
+wait "$API2_PID" 2>/dev/null || true
+alive "ranker requests"
 
 # ---- cache invalidation and live ratings ----------------------------------------------------------
 rcli DEL 'mr:u:{1}:cache' >/dev/null

@@ -8,7 +8,9 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/mr_error.h"
 #include "core/mr_rng.h"
@@ -131,6 +133,132 @@ static void test_no_leakage_and_determinism(void **state) {
   world_free(&w);
 }
 
+/* rank_users: the ranker learns from a seeded sample of the users' groups (large data), the
+ * same sample at every fit, and the pipeline still ranks by taste. */
+static void test_rank_users_sample(void **state) {
+  (void)state;
+  world w;
+  world_make(&w);
+  rec_model *all = fit(&w, "gens=1,per_gen=20,trees=20,early_stop=0");
+  rec_model *a = fit(&w, "gens=1,per_gen=20,trees=20,early_stop=0,rank_users=30");
+  rec_model *b = fit(&w, "gens=1,per_gen=20,trees=20,early_stop=0,rank_users=30");
+  ts_fit_stats s_all, s_a, s_b;
+  assert_int_equal(ts_stats(all, &s_all), MR_OK);
+  assert_int_equal(ts_stats(a, &s_a), MR_OK);
+  assert_int_equal(ts_stats(b, &s_b), MR_OK);
+  /* about 30 of 120 users, 4/5 of them in the training part (the rest stop early) */
+  assert_true(s_all.train_groups > 60);
+  assert_true(s_a.train_groups >= 8 && s_a.train_groups <= 45);
+  assert_int_equal(s_a.train_groups, s_b.train_groups);
+  assert_int_equal(s_a.train_rows, s_b.train_rows);
+  float sa[NI], sb[NI];
+  for (int u = 0; u < NU; u += 11) {
+    assert_int_equal(rec_score_user(a, u, sa), MR_OK);
+    assert_int_equal(rec_score_user(b, u, sb), MR_OK);
+    assert_memory_equal(sa, sb, sizeof(sa));
+  }
+  /* user 1 likes odd movies */
+  uint8_t exclude[NI] = {0};
+  for (int64_t j = w.ui->indptr[1]; j < w.ui->indptr[2]; j++)
+    exclude[w.ui->indices[j]] = 1;
+  int32_t top[10];
+  assert_int_equal(rec_score_user(a, 1, sa), MR_OK);
+  int got = rec_top_n(sa, NI, exclude, 10, top, NULL), odd = 0;
+  for (int k = 0; k < got; k++)
+    odd += top[k] % 2 == 1;
+  assert_true(odd >= 8);
+  rec_free(all);
+  rec_free(a);
+  rec_free(b);
+  world_free(&w);
+}
+
+/* The cross ranker trained beside LambdaMART on the same candidates: it learns the clusters,
+ * scores on request while LambdaMART stays the default, survives save/load, and a model with
+ * only one ranker refuses the other. */
+static void test_cross_ranker(void **state) {
+  (void)state;
+  world w;
+  world_make(&w);
+  rec_model *m = fit(&w, "gens=1,per_gen=20,trees=20,ranker=2,cross_dim=8,cross_hidden=16");
+  assert_true(ts_has_ranker(m, TS_RANKER_LTR));
+  assert_true(ts_has_ranker(m, TS_RANKER_CROSS));
+  ts_fit_stats st;
+  assert_int_equal(ts_stats(m, &st), MR_OK);
+  assert_true(st.cross_epochs >= 1);
+  float s[NI], l[NI];
+  assert_int_equal(ts_score_with(m, TS_RANKER_CROSS, 0, NULL, NULL, 0, s), MR_OK);
+  assert_int_equal(rec_score_user(m, 0, l), MR_OK);
+  assert_true(memcmp(s, l, sizeof(s)) != 0); /* the default is LambdaMART, not the cross ranker */
+  assert_int_equal(ts_score_with(m, TS_RANKER_LTR, 0, NULL, NULL, 0, s), MR_OK);
+  assert_memory_equal(s, l, sizeof(s));
+  uint8_t exclude[NI] = {0};
+  int32_t top[10];
+  for (int u = 0; u < 2; u++) {
+    assert_int_equal(ts_score_with(m, TS_RANKER_CROSS, u, NULL, NULL, 0, s), MR_OK);
+    memset(exclude, 0, sizeof(exclude));
+    for (int64_t j = w.ui->indptr[u]; j < w.ui->indptr[u + 1]; j++)
+      exclude[w.ui->indices[j]] = 1;
+    int got = rec_top_n(s, NI, exclude, 10, top, NULL);
+    int same = 0;
+    for (int k = 0; k < got; k++)
+      same += top[k] % 2 == u % 2;
+    assert_true(same >= 8);
+  }
+  int32_t items[3] = {1, 3, 5};
+  float ratings[3] = {5, 5, 4};
+  assert_int_equal(ts_score_with(m, TS_RANKER_CROSS, -1, items, ratings, 3, s), MR_OK);
+  memset(exclude, 0, sizeof(exclude));
+  exclude[1] = exclude[3] = exclude[5] = 1;
+  int got = rec_top_n(s, NI, exclude, 10, top, NULL);
+  int odd = 0;
+  for (int k = 0; k < got; k++)
+    odd += top[k] % 2 == 1;
+  assert_true(odd >= 8);
+  assert_int_equal(ts_score_with(m, 3, 0, NULL, NULL, 0, s), MR_EINVAL);
+  assert_int_equal(ts_score_with(m, TS_RANKER_CROSS, NU, NULL, NULL, 0, s), MR_ERANGE);
+  items[1] = NI;
+  assert_int_equal(ts_score_with(m, TS_RANKER_CROSS, -1, items, ratings, 3, s), MR_ERANGE);
+  items[1] = 3;
+  /* parts on disk: the reloaded pipeline scores exactly as the fitted one, with both rankers */
+  char dir[] = "/tmp/test_two_stage_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  assert_int_equal(ts_save_parts(m, dir), MR_OK);
+  rec_train_data d = {.ds = &w.ds, .ratings = w.r, .n_ratings = w.n, .ui = w.ui, .iu = w.iu};
+  rec_model *r = NULL;
+  char err[256] = "";
+  assert_int_equal(ts_load_parts(dir, &d, &r, err, sizeof(err)), MR_OK);
+  assert_int_equal(ts_score_with(m, TS_RANKER_CROSS, 3, NULL, NULL, 0, s), MR_OK);
+  assert_int_equal(ts_score_with(r, TS_RANKER_CROSS, 3, NULL, NULL, 0, l), MR_OK);
+  assert_memory_equal(s, l, sizeof(s));
+  assert_int_equal(ts_score_with(r, TS_RANKER_CROSS, -1, items, ratings, 3, l), MR_OK);
+  assert_int_equal(ts_score_with(m, TS_RANKER_CROSS, -1, items, ratings, 3, s), MR_OK);
+  assert_memory_equal(s, l, sizeof(s));
+  rec_free(r);
+  /* without cross.bin the version still loads, and says it has no cross ranker */
+  char path[sizeof(dir) + 32];
+  snprintf(path, sizeof(path), "%s/cross.bin", dir);
+  assert_int_equal(unlink(path), 0);
+  assert_int_equal(ts_load_parts(dir, &d, &r, err, sizeof(err)), MR_OK);
+  assert_false(ts_has_ranker(r, TS_RANKER_CROSS));
+  assert_int_equal(ts_score_with(r, TS_RANKER_CROSS, 3, NULL, NULL, 0, l), MR_ENOTFOUND);
+  rec_free(r);
+  char cmd[sizeof(dir) + 16];
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+  rec_free(m);
+  /* the cross ranker alone */
+  m = fit(&w, "gens=1,per_gen=20,ranker=1,cross_dim=8,cross_hidden=16");
+  assert_false(ts_has_ranker(m, TS_RANKER_LTR));
+  assert_null(ts_ranker(m));
+  assert_int_equal(ts_score_with(m, TS_RANKER_LTR, 0, NULL, NULL, 0, s), MR_ENOTFOUND);
+  assert_int_equal(rec_score_user(m, 0, l), MR_OK);
+  assert_int_equal(ts_score_with(m, TS_RANKER_CROSS, 0, NULL, NULL, 0, s), MR_OK);
+  assert_memory_equal(s, l, sizeof(s));
+  rec_free(m);
+  world_free(&w);
+}
+
 static void test_bad_params(void **state) {
   (void)state;
   world w;
@@ -142,14 +270,20 @@ static void test_bad_params(void **state) {
   assert_int_equal(rec_fit("two_stage", &p, &d, &m), MR_EINVAL);
   rec_params_parse("per_gen=100000", &p);
   assert_int_equal(rec_fit("two_stage", &p, &d, &m), MR_EINVAL);
+  rec_params_parse("rank_users=-1", &p);
+  assert_int_equal(rec_fit("two_stage", &p, &d, &m), MR_EINVAL);
+  rec_params_parse("ranker=3", &p);
+  assert_int_equal(rec_fit("two_stage", &p, &d, &m), MR_EINVAL);
+  rec_params_parse("ranker=1,cross_dim=0", &p);
+  assert_int_equal(rec_fit("two_stage", &p, &d, &m), MR_EINVAL);
   assert_null(m);
   world_free(&w);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_fit_and_score),
-      cmocka_unit_test(test_no_leakage_and_determinism),
+      cmocka_unit_test(test_fit_and_score),     cmocka_unit_test(test_no_leakage_and_determinism),
+      cmocka_unit_test(test_rank_users_sample), cmocka_unit_test(test_cross_ranker),
       cmocka_unit_test(test_bad_params),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

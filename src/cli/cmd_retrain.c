@@ -10,7 +10,7 @@
 #include "services/retrain.h"
 
 /* the serving pipeline, as `movierec train` */
-#define RETRAIN_PARAMS "gens=1,per_gen=150"
+#define RETRAIN_PARAMS "gens=1,per_gen=150,ranker=2"
 
 enum {
   O_REDIS,

@@ -12,8 +12,9 @@
 
 /* The serving pipeline: LambdaMART over ALS candidates, with every generator's scores as
  * features (two_stage_ltr_als: the best two-stage configuration on the user-temporal validation
- * cut, 0.223 against 0.216 for the union; docs/EVALUATION.md). */
-#define TRAIN_PIPELINE_PARAMS "gens=1,per_gen=150"
+ * cut, 0.223 against 0.216 for the union; docs/EVALUATION.md). ranker=2 also trains the neural
+ * cross ranker on the same candidates (cross.bin), served on request (?ranker=cross). */
+#define TRAIN_PIPELINE_PARAMS "gens=1,per_gen=150,ranker=2"
 
 enum { O_DATA, O_MODELS, O_PARAMS, O_N };
 static const cli_opt train_opts[O_N] = {

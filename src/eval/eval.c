@@ -62,6 +62,12 @@ static const eval_config eval_cfg_itemknn = {"itemknn", "itemknn", "weighting=1"
   static const eval_config var = {name, "two_stage", params, "depth=3|6", desc};
 EVAL_TS(eval_cfg_ts_als, "two_stage_ltr_als", "gens=1,per_gen=150",
         "LambdaMART over ALS candidates (the original system's headline)")
+/* The cross ranker picks its epoch on the held-out fifth of its training groups; the one-point
+ * grid only measures its validation nDCG beside the LambdaMART rows (tree depth means nothing
+ * to it). */
+static const eval_config eval_cfg_ts_cross_als = {
+    "two_stage_cross_als", "two_stage", "gens=1,per_gen=150,ranker=1", "cross_dim=32",
+    "neural cross ranker (target attention + MLP) over ALS candidates"};
 EVAL_TS(eval_cfg_ts_gcn, "two_stage_ltr_gcn", "gens=2,per_gen=150",
         "LambdaMART over graph-model candidates")
 EVAL_TS(eval_cfg_ts_gems, "two_stage_ltr_gems", "gens=64,per_gen=150",
@@ -104,6 +110,7 @@ static const eval_config *const eval_configs[] = {
     &eval_cfg_gcn,
     &eval_cfg_gems,
     &eval_cfg_ts_als,
+    &eval_cfg_ts_cross_als,
     &eval_cfg_ts_gcn,
     &eval_cfg_ts_gems,
     &eval_cfg_ts_genre,

@@ -71,12 +71,14 @@ static int pub_write_meta(const char *dir, const char *data_dir, const mr_datase
   snprintf(path, sizeof(path), "%s/meta.json", dir);
   const ts_fit_stats *t = &st->ts;
   json_t *root = json_pack(
-      "{s:s, s:i, s:i, s:I, s:s, s:I, s:f, s:{s:f, s:f, s:f, s:I, s:I, s:i}}", "data",
-      data_dir ? data_dir : "", "users", (int)ds->n_users, "movies", (int)ds->n_movies, "ratings",
-      (json_int_t)ds->n_ratings, "pipeline", params, "trained_at", (json_int_t)time(NULL),
-      "train_seconds", st->seconds, "stats", "generators_seconds", t->generators_seconds,
-      "features_seconds", t->features_seconds, "ranker_seconds", t->ranker_seconds, "ranker_groups",
-      (json_int_t)t->train_groups, "ranker_rows", (json_int_t)t->train_rows, "trees", t->trees);
+      "{s:s, s:i, s:i, s:I, s:s, s:I, s:f, s:{s:f, s:f, s:f, s:I, s:I, s:i, s:f, s:i, s:f}}",
+      "data", data_dir ? data_dir : "", "users", (int)ds->n_users, "movies", (int)ds->n_movies,
+      "ratings", (json_int_t)ds->n_ratings, "pipeline", params, "trained_at",
+      (json_int_t)time(NULL), "train_seconds", st->seconds, "stats", "generators_seconds",
+      t->generators_seconds, "features_seconds", t->features_seconds, "ranker_seconds",
+      t->ranker_seconds, "ranker_groups", (json_int_t)t->train_groups, "ranker_rows",
+      (json_int_t)t->train_rows, "trees", t->trees, "cross_seconds", t->cross_seconds,
+      "cross_epochs", t->cross_epochs, "cross_valid_ndcg", t->cross_valid_ndcg);
   if (!root)
     return MR_ENOMEM;
   int rc = json_dump_file(root, path, JSON_INDENT(2)) ? MR_EIO : MR_OK;

@@ -204,8 +204,21 @@ int reco_parse_genres(const reco *r, const char *list, uint32_t *mask, char *err
   return MR_OK;
 }
 
+int reco_has_ranker(const reco *r, reco_ranker ranker) {
+  if (ranker == RECO_RANKER_DEFAULT)
+    return 1;
+  return ts_has_ranker(r->personal, ranker == RECO_RANKER_CROSS ? TS_RANKER_CROSS : TS_RANKER_LTR);
+}
+
 int reco_recommend(const reco *r, int32_t user_id, const reco_rating *live, int n_live,
                    reco_section section, uint32_t genre_mask, int n, reco_item *out, int *n_out) {
+  return reco_recommend_ranked(r, user_id, live, n_live, section, genre_mask, RECO_RANKER_DEFAULT,
+                               n, out, n_out);
+}
+
+int reco_recommend_ranked(const reco *r, int32_t user_id, const reco_rating *live, int n_live,
+                          reco_section section, uint32_t genre_mask, reco_ranker ranker, int n,
+                          reco_item *out, int *n_out) {
   const mr_dataset *ds = r->ds;
   int32_t n_items = ds->n_movies;
   int32_t user = ds_user_index(ds, user_id);
@@ -214,8 +227,11 @@ int reco_recommend(const reco *r, int32_t user_id, const reco_rating *live, int 
   const int64_t *bt;
   int nb;
   int rc = MR_ENOMEM;
-  if (n < 1 || n > 500 || n_live < 0 || (n_live && !live))
+  if (n < 1 || n > 500 || n_live < 0 || (n_live && !live) || ranker < RECO_RANKER_DEFAULT ||
+      ranker > RECO_RANKER_CROSS)
     return MR_EINVAL;
+  if (section == RECO_PERSONALIZED && !reco_has_ranker(r, ranker))
+    return MR_ENOTFOUND;
   for (int k = 0; k < n_live; k++)
     if (live[k].movie < 0 || live[k].movie >= n_items || !(live[k].rating >= 1) ||
         !(live[k].rating <= 5))
@@ -276,6 +292,10 @@ int reco_recommend(const reco *r, int32_t user_id, const reco_rating *live, int 
   } else if (section == RECO_GENRE && nh == 0 && genre_mask) {
     const genre_model *g = rec_state_of(r->genre, "genre");
     rc = g ? genre_score_genres(g, genre_mask, scores) : MR_EINVAL;
+  } else if (m == r->personal && ranker != RECO_RANKER_DEFAULT) {
+    int which = ranker == RECO_RANKER_CROSS ? TS_RANKER_CROSS : TS_RANKER_LTR;
+    rc = use_user ? ts_score_with(m, which, user, NULL, NULL, 0, scores)
+                  : ts_score_with(m, which, -1, h_items, h_ratings, nh, scores);
   } else if (use_user) {
     rc = rec_score_user(m, user, scores);
   } else {

@@ -55,6 +55,24 @@ void reco_base_history(const reco *r, int32_t user, const int32_t **movies, cons
 int reco_recommend(const reco *r, int32_t user_id, const reco_rating *live, int n_live,
                    reco_section section, uint32_t genre_mask, int n, reco_item *out, int *n_out);
 
+/* The stage-2 ranker of the personalized section: the version's default (LambdaMART unless it
+ * was trained cross-only), LambdaMART, or the neural cross ranker (rank/cross.h). */
+typedef enum reco_ranker {
+  RECO_RANKER_DEFAULT = 0,
+  RECO_RANKER_LTR = 1,
+  RECO_RANKER_CROSS = 2
+} reco_ranker;
+
+/* Whether this version can rank with ranker (cross.bin is absent from versions trained before
+ * the cross ranker existed). */
+int reco_has_ranker(const reco *r, reco_ranker ranker);
+
+/* reco_recommend with the personalized section ranked by ranker (other sections ignore it).
+ * MR_ENOTFOUND when the version lacks that ranker (and section is RECO_PERSONALIZED). */
+int reco_recommend_ranked(const reco *r, int32_t user_id, const reco_rating *live, int n_live,
+                          reco_section section, uint32_t genre_mask, reco_ranker ranker, int n,
+                          reco_item *out, int *n_out);
+
 /* "More like this": up to n (1..500) movies nearest to movie (dense index) by the semantic
  * model's embeddings, the movie itself excluded, best first (score = cosine). Writes them into
  * out and their count into *n_out. MR_EINVAL for a bad movie or n; MR_EUNSUPPORTED when the

@@ -15,6 +15,7 @@
 #include "data/csr.h"
 #include "eval/split.h"
 #include "models/model_ops.h"
+#include "rank/cross.h"
 #include "rank/features.h"
 
 /* Generators in bit order of the `gens` parameter, with the parameters `movierec eval` chose on
@@ -41,16 +42,25 @@ static const ts_gen_def ts_gens[] = {
 };
 #define TS_N_GEN ((int)(sizeof(ts_gens) / sizeof(ts_gens[0])))
 
+/* The cross ranker attends over this many of the user's most recent movies. */
+#define TS_CROSS_HIST 50
+
 typedef struct ts_state {
   const mr_dataset *ds; /* borrowed: metadata outlives the model */
   rec_model *gens[TS_N_GEN];
   int owned[TS_N_GEN];
   feat_ctx *feat;
-  ltr_model *ranker;
+  ltr_model *ranker;  /* NULL when only the cross ranker was trained */
+  cross_model *cross; /* NULL when not trained */
+  int rankers;        /* TS_RANKER_* bits of the rankers trained */
+  int which;          /* the ranker that scores by default: TS_RANKER_LTR or TS_RANKER_CROSS */
+  const csr *hist_ui; /* borrowed: ratings behind the features (cross ranker's history) */
   int gens_mask, per_gen, drop;
   int fgens_mask; /* generators fitted for their feature columns (besides gens_mask and ALS) */
   int binary_labels;
-  int genset; /* 0: generator parameters from the temporal cut, 1: from the random cut */
+  int rank_users;     /* at most about this many users' groups train the ranker; 0: all */
+  uint64_t rank_seed; /* which users: a hash of (seed, user), independent of thread count */
+  int genset;         /* 0: generator parameters from the temporal cut, 1: from the random cut */
   int32_t n_users, n_items;
   ts_fit_stats stats;
   /* spare serving buffers: a request takes one and gives it back (they are ~100 KB, and
@@ -69,7 +79,10 @@ typedef struct ts_buf {
   float *x;
   float *y;
   feat_scratch *scratch;
-  float *pred; /* ranker scores per candidate */
+  float *pred;      /* ranker scores per candidate */
+  cross_ws *cws;    /* the cross ranker's scratch (made on first use) */
+  int32_t *h_items; /* the user's recent history, for the cross ranker */
+  float *h_ratings;
   int max_cands;
   struct ts_buf *next; /* in the state's pool of spare buffers */
 } ts_buf;
@@ -93,6 +106,9 @@ static void ts_buf_free(ts_buf *b) {
   free(b->y);
   free(b->pred);
   feat_scratch_free(b->scratch);
+  cross_ws_free(b->cws);
+  free(b->h_items);
+  free(b->h_ratings);
   free(b);
 }
 
@@ -116,8 +132,10 @@ static int ts_buf_create(const ts_state *s, ts_buf **out) {
   b->x = malloc(((size_t)b->max_cands + 1) * (size_t)nf * sizeof(float));
   b->y = malloc(((size_t)b->max_cands + 1) * sizeof(float));
   b->pred = malloc(((size_t)b->max_cands + 1) * sizeof(float));
+  b->h_items = malloc(TS_CROSS_HIST * sizeof(int32_t));
+  b->h_ratings = malloc(TS_CROSS_HIST * sizeof(float));
   if (!ok || !b->flag || !b->proposed || !b->cands || !b->top || !b->x || !b->y || !b->pred ||
-      feat_scratch_create(s->feat, &b->scratch)) {
+      !b->h_items || !b->h_ratings || feat_scratch_create(s->feat, &b->scratch)) {
     ts_buf_free(b);
     return MR_ENOMEM;
   }
@@ -244,6 +262,35 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
   return rc;
 }
 
+/* A data-set user's most recent rated movies (at most TS_CROSS_HIST, oldest first) and their
+ * ratings, for the cross ranker. */
+static int ts_recent(const ts_state *s, ts_buf *b, int32_t user) {
+  const int32_t *hist;
+  int64_t nh;
+  feat_history(s->feat, user, &hist, &nh);
+  int64_t first = nh > TS_CROSS_HIST ? nh - TS_CROSS_HIST : 0;
+  for (int64_t k = first; k < nh; k++) {
+    b->h_items[k - first] = hist[k];
+    b->h_ratings[k - first] = csr_get(s->hist_ui, user, hist[k]);
+  }
+  return (int)(nh - first);
+}
+
+/* Scores the candidates in b (from ts_user_rows) with the cross ranker into b->pred. */
+static int ts_cross_predict(const ts_state *s, ts_buf *b, int32_t user, const int32_t *h_items,
+                            const float *h_ratings, int n_h, int nc) {
+  cross_group g = {h_items, h_ratings, n_h, b->cands, b->x, NULL, nc};
+  int rc;
+  if (!b->cws && (rc = cross_ws_create(s->cross, &b->cws)))
+    return rc;
+  if (user >= 0) {
+    g.hist = b->h_items;
+    g.hist_ratings = b->h_ratings;
+    g.n_hist = ts_recent(s, b, user);
+  }
+  return cross_predict(s->cross, b->cws, &g, b->pred);
+}
+
 /* Fits (or takes from the cache) every registered generator on d. Kinds not registered are
  * skipped (their feature columns stay missing). */
 static int ts_fit_generators(ts_state *s, const rec_train_data *d) {
@@ -295,8 +342,21 @@ static int ts_build_feat(ts_state *s, const rec_train_data *d) {
 /* One user's labelled group, kept until the groups are concatenated in user order. */
 typedef struct ts_group {
   float *x, *y;
-  int n;
+  int32_t *cands; /* kept for the cross ranker */
+  int32_t *hist;  /* the user's recent movies and ratings (cross ranker) */
+  float *hist_ratings;
+  int n, n_hist;
 } ts_group;
+
+/* Whether user u's group may train the ranker: all users, or a seeded sample of about
+ * rank_users of them (on large data the ranker needs far fewer groups than there are users, and
+ * every group costs candidates, features and memory: 150 rows x 37 floats). */
+static int ts_rank_user(const ts_state *s, int32_t u, int32_t n_users) {
+  if (s->rank_users <= 0 || s->rank_users >= n_users)
+    return 1;
+  uint64_t h = s->rank_seed ^ ((uint64_t)u * 0x9e3779b97f4a7c15ULL);
+  return mr_splitmix64(&h) % (uint64_t)n_users < (uint64_t)s->rank_users;
+}
 
 /* Builds ranking groups for users with labels in `target` (users x items, graded ratings). */
 static int ts_build_groups(const ts_state *s, const csr *target, ts_group *groups) {
@@ -311,7 +371,8 @@ static int ts_build_groups(const ts_state *s, const csr *target, ts_group *group
     }
 #pragma omp for schedule(dynamic, 8)
     for (int32_t u = 0; u < target->n_rows; u++) {
-      if (!b || failed || target->indptr[u + 1] == target->indptr[u])
+      if (!b || failed || target->indptr[u + 1] == target->indptr[u] ||
+          !ts_rank_user(s, u, target->n_rows))
         continue;
       int nc = 0;
       int rc = ts_user_rows(s, b, u, NULL, NULL, 0, &nc, NULL);
@@ -338,6 +399,21 @@ static int ts_build_groups(const ts_state *s, const csr *target, ts_group *group
       memcpy(groups[u].x, b->x, (size_t)nc * (size_t)nf * sizeof(float));
       memcpy(groups[u].y, b->y, (size_t)nc * sizeof(float));
       groups[u].n = nc;
+      if (s->rankers & TS_RANKER_CROSS) {
+        int nh = ts_recent(s, b, u);
+        groups[u].cands = malloc((size_t)nc * sizeof(int32_t));
+        groups[u].hist = malloc(((size_t)nh + 1) * sizeof(int32_t));
+        groups[u].hist_ratings = malloc(((size_t)nh + 1) * sizeof(float));
+        if (!groups[u].cands || !groups[u].hist || !groups[u].hist_ratings) {
+#pragma omp atomic write
+          failed = MR_ENOMEM;
+          continue;
+        }
+        memcpy(groups[u].cands, b->cands, (size_t)nc * sizeof(int32_t));
+        memcpy(groups[u].hist, b->h_items, (size_t)nh * sizeof(int32_t));
+        memcpy(groups[u].hist_ratings, b->h_ratings, (size_t)nh * sizeof(float));
+        groups[u].n_hist = nh;
+      }
     }
     ts_buf_free(b);
   }
@@ -393,7 +469,99 @@ static void ts_free(void *state) {
   ts_release_generators(s);
   feat_ctx_free(s->feat);
   ltr_free(s->ranker);
+  cross_free(s->cross);
   free(s);
+}
+
+/* Per-movie side features for the cross ranker: genre bits, then the content and graph
+ * embeddings when those generators were fitted (rows L2-normalized so no source dominates).
+ * *side is malloc'ed (n_items x *n_side). */
+static int ts_cross_side(const ts_state *s, float **side, int *n_side) {
+  const float *emb[2] = {NULL, NULL};
+  int dims[2] = {0, 0};
+  const int which[2] = {2, 1}; /* content, gcn (ts_gens order) */
+  for (int k = 0; k < 2; k++)
+    if (s->gens[which[k]] && rec_item_embeddings(s->gens[which[k]], &emb[k], &dims[k]) != MR_OK) {
+      emb[k] = NULL;
+      dims[k] = 0;
+    }
+  int ng = s->ds->n_genres, ns = ng + dims[0] + dims[1];
+  float *out = calloc((size_t)s->n_items * (size_t)ns + 1, sizeof(float));
+  if (!out)
+    return MR_ENOMEM;
+  for (int32_t i = 0; i < s->n_items; i++) {
+    float *row = out + (size_t)i * ns;
+    for (int g = 0; g < ng; g++)
+      row[g] = (float)((s->ds->movies[i].genres >> g) & 1u);
+    int at = ng;
+    for (int k = 0; k < 2; k++) {
+      if (!emb[k])
+        continue;
+      const float *e = emb[k] + (size_t)i * dims[k];
+      double nrm = 0;
+      for (int j = 0; j < dims[k]; j++)
+        nrm += (double)e[j] * e[j];
+      float inv = nrm > 0 && isfinite(nrm) ? (float)(1.0 / sqrt(nrm)) : 0.0f;
+      for (int j = 0; j < dims[k]; j++)
+        row[at + j] = e[j] * inv;
+      at += dims[k];
+    }
+  }
+  *side = out;
+  *n_side = ns;
+  return MR_OK;
+}
+
+/* Trains the cross ranker on the same groups as LambdaMART: the same fifth of the users (hash
+ * bucket) is held out, here to pick the epoch. */
+static int ts_train_cross(ts_state *s, const rec_params *p, const ts_group *groups, int32_t n_users,
+                          uint64_t seed) {
+  cross_opts o;
+  cross_opts_default(&o);
+  o.dim = (int)rec_params_get(p, "cross_dim", o.dim);
+  o.hidden = (int)rec_params_get(p, "cross_hidden", o.hidden);
+  o.epochs = (int)rec_params_get(p, "cross_epochs", o.epochs);
+  o.lr = (float)rec_params_get(p, "cross_lr", o.lr);
+  o.l2 = (float)rec_params_get(p, "cross_l2", o.l2);
+  o.max_hist = TS_CROSS_HIST;
+  o.seed = seed;
+  float *side = NULL;
+  int n_side = 0, nt = 0, nv = 0;
+  cross_group *g = calloc((size_t)n_users + 1, sizeof(*g));
+  int rc = g ? ts_cross_side(s, &side, &n_side) : MR_ENOMEM;
+  if (rc)
+    goto done;
+  /* train groups first, held-out groups from the end, both in user order */
+  for (int32_t u = 0; u < n_users; u++) {
+    if (!groups[u].n)
+      continue;
+    uint64_t h = seed ^ (uint64_t)u;
+    int is_valid = mr_splitmix64(&h) % 5 == 0;
+    cross_group *dst = is_valid ? &g[n_users - 1 - nv++] : &g[nt++];
+    *dst = (cross_group){groups[u].hist,   groups[u].hist_ratings,
+                         groups[u].n_hist, groups[u].cands,
+                         groups[u].x,      groups[u].y,
+                         groups[u].n};
+  }
+  /* the held-out groups were stored backwards: restore user order */
+  for (int k = 0; k < nv / 2; k++) {
+    cross_group t = g[n_users - nv + k];
+    g[n_users - nv + k] = g[n_users - 1 - k];
+    g[n_users - 1 - k] = t;
+  }
+  cross_shape sh = {s->n_items, n_side, side, feat_count()};
+  cross_fit_info info;
+  double t0 = ts_now();
+  if ((rc = cross_create(&o, &sh, &s->cross)) ||
+      (rc = cross_fit(s->cross, g, nt, g + n_users - nv, nv, &info)))
+    goto done;
+  s->stats.cross_seconds = ts_now() - t0;
+  s->stats.cross_epochs = info.best_epoch ? info.best_epoch : info.epochs_run;
+  s->stats.cross_valid_ndcg = info.best_valid_ndcg;
+done:
+  free(side);
+  free(g);
+  return rc;
 }
 
 static int ts_train_ranker(ts_state *s, const rec_params *p, const csr *labels) {
@@ -427,15 +595,23 @@ static int ts_train_ranker(ts_state *s, const rec_params *p, const csr *labels) 
     rc = MR_EEMPTY;
     goto done;
   }
-  t0 = ts_now();
-  rc = ltr_train(&o, &td, vd.n_groups ? &vd : NULL, feat_names(), &s->ranker, err, sizeof(err));
-  s->stats.ranker_seconds = ts_now() - t0;
-  if (!rc)
+  if (s->rankers & TS_RANKER_LTR) {
+    t0 = ts_now();
+    rc = ltr_train(&o, &td, vd.n_groups ? &vd : NULL, feat_names(), &s->ranker, err, sizeof(err));
+    s->stats.ranker_seconds = ts_now() - t0;
+    if (rc)
+      goto done;
     s->stats.trees = ltr_n_trees(s->ranker);
+  }
+  if (s->rankers & TS_RANKER_CROSS)
+    rc = ts_train_cross(s, p, groups, labels->n_rows, o.seed);
 done:
   for (int32_t u = 0; u < labels->n_rows; u++) {
     free(groups[u].x);
     free(groups[u].y);
+    free(groups[u].cands);
+    free(groups[u].hist);
+    free(groups[u].hist_ratings);
   }
   free(groups);
   free(tx);
@@ -464,9 +640,17 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
   s->drop = (int)rec_params_get(p, "drop", 0);
   s->binary_labels = rec_params_get(p, "label", 1) == 1;
   s->genset = (int)rec_params_get(p, "genset", 0) == 1;
+  s->rank_users = (int)rec_params_get(p, "rank_users", 0);
+  int ranker = (int)rec_params_get(p, "ranker", 0);
+  s->rankers = ranker == 0   ? TS_RANKER_LTR
+               : ranker == 1 ? TS_RANKER_CROSS
+                             : TS_RANKER_LTR | TS_RANKER_CROSS;
+  s->which = ranker == 1 ? TS_RANKER_CROSS : TS_RANKER_LTR;
   uint64_t seed = (uint64_t)rec_params_get(p, "seed", 42);
-  if (!d->ds || s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) || s->fgens_mask < 0 ||
-      s->fgens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 || s->per_gen > s->n_items) {
+  s->rank_seed = seed ^ 0x72616e6bULL;
+  if (!d->ds || ranker < 0 || ranker > 2 || s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) ||
+      s->fgens_mask < 0 || s->fgens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 ||
+      s->per_gen > s->n_items || s->rank_users < 0) {
     rc = MR_EINVAL;
     goto fail;
   }
@@ -486,6 +670,7 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
                        .cache = d->cache,
                        .protocol = d->protocol};
   /* 2. generators and features on T minus V, ranker on V's candidates */
+  s->hist_ui = ui1;
   if ((rc = ts_fit_generators(s, &d1)) || (rc = ts_build_feat(s, &d1)))
     goto fail;
   s->stats.generators_seconds = ts_now() - t0;
@@ -494,6 +679,7 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
   /* 3. refit on all of train for serving */
   ts_release_generators(s);
   t0 = ts_now();
+  s->hist_ui = d->ui;
   if ((rc = ts_fit_generators(s, d)) || (rc = ts_build_feat(s, d)))
     goto fail;
   s->stats.generators_seconds += ts_now() - t0;
@@ -513,18 +699,29 @@ fail:
 }
 
 /* Candidates get the ranker's score; every other movie sits far below, ordered by ALS. */
-static int ts_score(const ts_state *cs, int32_t user, const int32_t *items, const float *ratings,
-                    int n, float *scores, ts_serve_split *split) {
+static int ts_score(const ts_state *cs, int which, int32_t user, const int32_t *items,
+                    const float *ratings, int n, float *scores, ts_serve_split *split) {
   ts_state *s = (ts_state *)cs; /* only the buffer pool changes, under its mutex */
   ts_buf *b = NULL;
   int nc = 0;
+  if (which == 0)
+    which = s->which;
+  if (which != TS_RANKER_LTR && which != TS_RANKER_CROSS)
+    return MR_EINVAL;
+  if ((which == TS_RANKER_LTR && !s->ranker) || (which == TS_RANKER_CROSS && !s->cross))
+    return MR_ENOTFOUND;
   int rc = ts_buf_take(s, &b);
   if (rc)
     return rc;
   if ((rc = ts_user_rows(s, b, user, items, ratings, n, &nc, split)))
     goto done;
   double t0 = split ? ts_now() : 0;
-  ltr_predict(s->ranker, b->x, nc, b->pred);
+  if (which == TS_RANKER_CROSS)
+    rc = ts_cross_predict(s, b, user, items, ratings, n, nc);
+  else
+    ltr_predict(s->ranker, b->x, nc, b->pred);
+  if (rc)
+    goto done;
   for (int32_t i = 0; i < s->n_items; i++)
     scores[i] = -1e6f + b->scores[0][i] * 1e-3f;
   for (int c = 0; c < nc; c++)
@@ -546,14 +743,14 @@ int ts_score_split(const rec_model *m, int32_t user, const int32_t *items, const
   for (int k = 0; user < 0 && k < n; k++)
     if (items[k] < 0 || items[k] >= s->n_items)
       return MR_ERANGE;
-  return ts_score(s, user, items, ratings, n, scores, split);
+  return ts_score(s, 0, user, items, ratings, n, scores, split);
 }
 
 static int ts_score_user(const void *state, int32_t user, float *scores) {
   const ts_state *s = state;
   if (user < 0 || user >= s->n_users)
     return MR_ERANGE;
-  return ts_score(s, user, NULL, NULL, 0, scores, NULL);
+  return ts_score(s, 0, user, NULL, NULL, 0, scores, NULL);
 }
 
 static int ts_score_history(const void *state, const int32_t *items, const float *ratings, int n,
@@ -562,7 +759,7 @@ static int ts_score_history(const void *state, const int32_t *items, const float
   for (int k = 0; k < n; k++)
     if (items[k] < 0 || items[k] >= s->n_items)
       return MR_ERANGE;
-  return ts_score(s, -1, items, ratings, n, scores, NULL);
+  return ts_score(s, 0, -1, items, ratings, n, scores, NULL);
 }
 
 static int ts_save(const void *state, const char *path) {
@@ -612,13 +809,20 @@ int ts_save_parts(const rec_model *m, const char *dir) {
     json_array_append_new(gens, json_string(ts_gens[g].kind));
   }
   snprintf(path, sizeof(path), "%s/ranker.bin", dir);
-  if ((rc = ltr_save(s->ranker, path))) {
+  if (s->ranker && (rc = ltr_save(s->ranker, path))) {
     json_decref(gens);
     return rc;
   }
-  json_t *root = json_pack("{s:i, s:i, s:i, s:i, s:i, s:o, s:i}", "gens", s->gens_mask, "fgens",
-                           s->fgens_mask, "per_gen", s->per_gen, "drop", s->drop, "label",
-                           s->binary_labels, "generators", gens, "trees", ltr_n_trees(s->ranker));
+  snprintf(path, sizeof(path), "%s/cross.bin", dir);
+  if (s->cross && (rc = cross_save(s->cross, path))) {
+    json_decref(gens);
+    return rc;
+  }
+  json_t *root =
+      json_pack("{s:i, s:i, s:i, s:i, s:i, s:o, s:i, s:s}", "gens", s->gens_mask, "fgens",
+                s->fgens_mask, "per_gen", s->per_gen, "drop", s->drop, "label", s->binary_labels,
+                "generators", gens, "trees", s->ranker ? ltr_n_trees(s->ranker) : 0, "ranker",
+                s->which == TS_RANKER_CROSS ? "cross" : "ltr");
   if (!root)
     return MR_ENOMEM;
   snprintf(path, sizeof(path), "%s/two_stage.json", dir);
@@ -653,6 +857,8 @@ int ts_load_parts(const char *dir, const rec_train_data *history, rec_model **ou
   json_t *fg = json_object_get(root, "fgens"); /* absent in versions before it existed: all */
   s->fgens_mask = fg ? (int)json_integer_value(fg) : (1 << TS_N_GEN) - 1;
   s->binary_labels = (int)json_integer_value(json_object_get(root, "label"));
+  const char *which = json_string_value(json_object_get(root, "ranker"));
+  s->which = which && !strcmp(which, "cross") ? TS_RANKER_CROSS : TS_RANKER_LTR;
   json_decref(root);
   if (s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) || s->fgens_mask < 0 ||
       s->fgens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 || s->per_gen > s->n_items) {
@@ -681,15 +887,34 @@ int ts_load_parts(const char *dir, const rec_train_data *history, rec_model **ou
       goto fail;
     }
   }
+  /* the default ranker must be there; the other one is optional (older versions lack cross.bin) */
   snprintf(path, sizeof(path), "%s/ranker.bin", dir);
-  if ((rc = ltr_load(path, &s->ranker, err, errlen)))
+  rc = ltr_load(path, &s->ranker, err, errlen);
+  if (rc == MR_ENOTFOUND && s->which == TS_RANKER_CROSS)
+    rc = MR_OK;
+  if (rc)
     goto fail;
-  if (ltr_n_features(s->ranker) != feat_count()) {
+  snprintf(path, sizeof(path), "%s/cross.bin", dir);
+  rc = cross_load(path, &s->cross, err, errlen);
+  if (rc == MR_ENOTFOUND && s->which == TS_RANKER_LTR)
+    rc = MR_OK;
+  if (rc)
+    goto fail;
+  if (s->cross &&
+      (cross_n_feat(s->cross) != feat_count() || cross_n_items(s->cross) != s->n_items)) {
+    rec_set_err(err, errlen, "%s: %d features x %d movies, this build and data have %d x %d", path,
+                cross_n_feat(s->cross), cross_n_items(s->cross), feat_count(), s->n_items);
+    rc = MR_EFORMAT;
+    goto fail;
+  }
+  snprintf(path, sizeof(path), "%s/ranker.bin", dir);
+  if (s->ranker && ltr_n_features(s->ranker) != feat_count()) {
     rec_set_err(err, errlen, "%s: %d features, this build computes %d", path,
                 ltr_n_features(s->ranker), feat_count());
     rc = MR_EFORMAT;
     goto fail;
   }
+  s->hist_ui = history->ui;
   if ((rc = ts_build_feat(s, history)))
     goto fail;
   if ((rc = rec_wrap_state(&rec_two_stage_ops, s, &m)))
@@ -712,4 +937,26 @@ int ts_stats(const rec_model *m, ts_fit_stats *out) {
     return MR_EINVAL;
   *out = s->stats;
   return MR_OK;
+}
+
+int ts_has_ranker(const rec_model *m, int which) {
+  const ts_state *s = rec_state_of(m, "two_stage");
+  if (!s)
+    return 0;
+  return which == TS_RANKER_LTR     ? s->ranker != NULL
+         : which == TS_RANKER_CROSS ? s->cross != NULL
+                                    : 0;
+}
+
+int ts_score_with(const rec_model *m, int which, int32_t user, const int32_t *items,
+                  const float *ratings, int n, float *scores) {
+  const ts_state *s = rec_state_of(m, "two_stage");
+  if (!s)
+    return MR_EINVAL;
+  if (user >= s->n_users)
+    return MR_ERANGE;
+  for (int k = 0; k < n; k++)
+    if (items[k] < 0 || items[k] >= s->n_items)
+      return MR_ERANGE;
+  return ts_score(s, which, user, items, ratings, n, scores, NULL);
 }

@@ -14,7 +14,13 @@
  *   label     1: binary labels (rated or not; the default, chosen on validation), 0: graded
  *   genset    0: generator parameters chosen on the temporal validation cut (default),
  *             1: those chosen on the random cut
+ *   rank_users  train the ranker on the validation groups of about this many users, a seeded
+ *             sample (0 = every user, the default); for large data (bench/bench_scale.c)
  *   trees, depth, eta, early_stop   ranker settings (150, 6, 0.1, 0 = off)
+ *   ranker    0: LambdaMART (default), 1: the neural cross ranker (rank/cross.h) alone,
+ *             2: both trained on the same candidates, LambdaMART scoring unless asked otherwise
+ *   cross_dim, cross_hidden, cross_epochs, cross_lr, cross_l2   cross ranker settings (32, 64,
+ *             30 at most: the epoch is picked on the held-out fifth of the groups, 2e-3, 1e-5)
  *   seed      (default 42) */
 #ifndef MR_TWO_STAGE_H
 #define MR_TWO_STAGE_H
@@ -26,13 +32,19 @@ typedef struct ts_model ts_model;
 
 /* Seconds spent per stage in the last fit (for logs and tables). */
 typedef struct ts_fit_stats {
-  double generators_seconds, features_seconds, ranker_seconds;
+  double generators_seconds, features_seconds, ranker_seconds, cross_seconds;
   long train_groups, train_rows;
   int trees;
+  int cross_epochs;        /* epochs of the kept cross ranker parameters */
+  double cross_valid_ndcg; /* its held-out nDCG@10 on the validation-cut groups */
 } ts_fit_stats;
 
+/* Rankers, as bits of what was trained. */
+enum { TS_RANKER_LTR = 1, TS_RANKER_CROSS = 2 };
+
 /* Writes a fitted two-stage model as parts into the existing directory dir: one model file per
- * generator (<kind>.bin), ranker.bin and two_stage.json (parameters and generator list). */
+ * generator (<kind>.bin), ranker.bin (LambdaMART) and/or cross.bin (cross ranker), and
+ * two_stage.json (parameters, generator list, default ranker). */
 int ts_save_parts(const rec_model *m, const char *dir);
 
 /* Rebuilds a two-stage model from the parts in dir; features come from history (the data the
@@ -41,11 +53,20 @@ int ts_save_parts(const rec_model *m, const char *dir);
 int ts_load_parts(const char *dir, const rec_train_data *history, rec_model **out, char *err,
                   size_t errlen);
 
+/* Whether the model has the ranker which (TS_RANKER_LTR or TS_RANKER_CROSS). */
+int ts_has_ranker(const rec_model *m, int which);
+
+/* Scores like rec_score_user (items NULL, user a dense index) or rec_score_history (user -1)
+ * with the ranker which (0: the model's default). MR_ENOTFOUND when the model lacks that ranker,
+ * MR_ERANGE for an index out of range. */
+int ts_score_with(const rec_model *m, int which, int32_t user, const int32_t *items,
+                  const float *ratings, int n, float *scores);
+
 /* Where the serving time of one or more requests went (accumulated by ts_score_split). */
 typedef struct ts_serve_split {
   double candidates_us; /* proposing generators' scores + candidate selection */
   double features_us;   /* feature-only generators at the candidates + the feature rows */
-  double ranker_us;     /* LambdaMART over the rows */
+  double ranker_us;     /* the ranker (LambdaMART or cross) over the rows */
   long candidates;      /* rows ranked */
 } ts_serve_split;
 
@@ -54,7 +75,8 @@ typedef struct ts_serve_split {
 int ts_score_split(const rec_model *m, int32_t user, const int32_t *items, const float *ratings,
                    int n, float *scores, ts_serve_split *split);
 
-/* The ranker of a fitted two-stage model (borrowed), for importance reports. */
+/* The LambdaMART ranker of a fitted two-stage model (borrowed; NULL when only the cross ranker
+ * was trained), for importance reports. */
 const ltr_model *ts_ranker(const rec_model *m);
 int ts_stats(const rec_model *m, ts_fit_stats *out);
 

@@ -60,7 +60,8 @@ typedef struct api_ctx {
   int32_t uid;
   int n;
   uint32_t mask;
-  int pending; /* Redis replies still expected (+1 while commands are being queued) */
+  reco_ranker ranker; /* ?ranker=: the personalized list's stage-2 ranker */
+  int pending;        /* Redis replies still expected (+1 while commands are being queued) */
   int degraded;
   char key[64];    /* mr:u:{UID}:cache */
   char field[512]; /* the cache field: model version + request variant */
@@ -168,6 +169,9 @@ static void api_head(api_ctx *c, api_buf *b) {
     api_buf_puts(b, "\"degraded\":true,");
   api_buf_printf(b, "\"user_id\":%d,\"model_version\":", (int)c->uid);
   api_buf_json_str(b, reco_version(apim_reco(c->mm)));
+  if (c->ranker != RECO_RANKER_DEFAULT)
+    api_buf_puts(b,
+                 c->ranker == RECO_RANKER_CROSS ? ",\"ranker\":\"cross\"" : ",\"ranker\":\"ltr\"");
 }
 
 /* Marks every movie the user rated (base and live) in seen[n_movies]. */
@@ -238,8 +242,8 @@ static void api_section(api_ctx *c, api_buf *b, const char *name, const char *ti
     n = api_trending(c, it, API_SECTION_N);
   } else {
     uint32_t mask = sec == RECO_GENRE ? c->mask : 0;
-    int rc = reco_recommend(apim_reco(c->mm), c->uid, c->live, c->n_live, sec, mask, API_SECTION_N,
-                            it, &n);
+    int rc = reco_recommend_ranked(apim_reco(c->mm), c->uid, c->live, c->n_live, sec, mask,
+                                   c->ranker, API_SECTION_N, it, &n);
     if (rc) {
       fprintf(stderr, "api: user %d: section %s failed: %s\n", (int)c->uid, name, mr_strerror(rc));
       n = 0;
@@ -273,8 +277,8 @@ static void api_cache_store(api_ctx *c, const api_buf *b) {
 static void api_build_recs(api_ctx *c) {
   reco_item it[API_MAX_N];
   int n = 0;
-  c->rc = reco_recommend(apim_reco(c->mm), c->uid, c->live, c->n_live, RECO_PERSONALIZED, 0, c->n,
-                         it, &n);
+  c->rc = reco_recommend_ranked(apim_reco(c->mm), c->uid, c->live, c->n_live, RECO_PERSONALIZED, 0,
+                                c->ranker, c->n, it, &n);
   if (c->rc)
     return;
   api_head(c, &c->body);
@@ -323,8 +327,9 @@ static void api_after_work(uv_work_t *w, int status) {
 
 static void api_compute(api_ctx *c) {
   c->work.data = c;
-  if (c->kind == API_RECS && !c->a->pool_recs) {
-    /* one list costs ~0.1-0.3 ms: cheaper on the loop than two thread hand-offs */
+  if (c->kind == API_RECS && !c->a->pool_recs && c->ranker != RECO_RANKER_CROSS) {
+    /* one list costs ~0.1-0.3 ms: cheaper on the loop than two thread hand-offs (the cross
+     * ranker's ~0.4 ms goes to the pool, bench/RESULTS.md) */
     api_work(&c->work);
     api_after_work(&c->work, 0);
     return;
@@ -587,9 +592,38 @@ static int api_user_param(http_req *req, const char *name, int32_t *uid) {
   return 0;
 }
 
+/* ?ranker=ltr|cross (absent: the version's default). Sends 400 for another value and 503 when
+ * the loaded version lacks that ranker. */
+static int api_ranker_param(http_req *req, const reco *r, reco_ranker *out) {
+  const char *s = http_req_query(req, "ranker");
+  *out = RECO_RANKER_DEFAULT;
+  if (!s)
+    return 0;
+  if (!strcmp(s, "ltr"))
+    *out = RECO_RANKER_LTR;
+  else if (!strcmp(s, "cross"))
+    *out = RECO_RANKER_CROSS;
+  else {
+    http_send_error(req, 400, "ranker must be ltr or cross");
+    return -1;
+  }
+  if (!reco_has_ranker(r, *out)) {
+    http_send_error(req, 503, "model version %s has no %s ranker (retrain with movierec train)",
+                    reco_version(r), s);
+    return -1;
+  }
+  return 0;
+}
+
+/* The cache field suffix of a ranker choice ("" for the default, so old entries stay valid). */
+static const char *api_ranker_field(reco_ranker r) {
+  return r == RECO_RANKER_CROSS ? ":r=cross" : r == RECO_RANKER_LTR ? ":r=ltr" : "";
+}
+
 static void api_h_recs(http_req *req, void *user) {
   int32_t uid;
   int n;
+  reco_ranker ranker;
   if (api_user_param(req, "user_id", &uid))
     return;
   if (api_query_int(req, "n", 1, API_MAX_N, 10, &n)) {
@@ -599,10 +633,16 @@ static void api_h_recs(http_req *req, void *user) {
   api_ctx *c = api_ctx_new(req, user, API_RECS);
   if (!c)
     return;
+  if (api_ranker_param(req, apim_reco(c->mm), &ranker)) {
+    api_ctx_free(c);
+    return;
+  }
   c->uid = uid;
   c->n = n;
+  c->ranker = ranker;
   /* the version is part of the field: a swap never serves another version's cached body */
-  snprintf(c->field, sizeof(c->field), "%s|n=%d", reco_version(apim_reco(c->mm)), n);
+  snprintf(c->field, sizeof(c->field), "%s|n=%d%s", reco_version(apim_reco(c->mm)), n,
+           api_ranker_field(ranker));
   api_begin(c);
 }
 
@@ -628,12 +668,18 @@ static void api_h_sections(http_req *req, void *user) {
       return;
     }
   }
+  reco_ranker ranker;
+  if (api_ranker_param(req, apim_reco(c->mm), &ranker)) {
+    api_ctx_free(c);
+    return;
+  }
   c->uid = uid;
   c->mask = mask;
+  c->ranker = ranker;
   /* canonical genre order, so "comedy,action" and "Action,Comedy" share one cache entry; the
    * version first, so a swap never serves another version's cached body */
-  size_t off =
-      (size_t)snprintf(c->field, sizeof(c->field), "%s|sections", reco_version(apim_reco(c->mm)));
+  size_t off = (size_t)snprintf(c->field, sizeof(c->field), "%s|sections%s",
+                                reco_version(apim_reco(c->mm)), api_ranker_field(ranker));
   for (int i = 0, first = 1; mask && i < a->ds->n_genres && i < 32; i++)
     if (mask & (1u << i)) {
       off += (size_t)snprintf(c->field + off, sizeof(c->field) - off, "%s%s", first ? ":g=" : ",",
