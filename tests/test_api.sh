@@ -125,7 +125,7 @@ alive "bad recommendation requests"
 expect 200 '/recommendations/1?ranker=cross' ".ranker == \"cross\" and .source == \"computed\" and (.items|length) == 10 and all(.items[]; $ITEM)"
 cp "$TMP/body" "$TMP/r1_cross"
 expect 200 '/recommendations/1?ranker=cross' '.source == "cache" and .ranker == "cross"'
-[ "$(rcli HEXISTS 'mr:u:{1}:cache' 'n=10:r=cross')" = 1 ] && ok || fail "cross list not cached under n=10:r=cross"
+[ "$(rcli HEXISTS 'mr:u:{1}:cache' "$VERSION|n=10:r=cross")" = 1 ] && ok || fail "cross list not cached under n=10:r=cross"
 expect 200 '/recommendations/1?ranker=ltr' '.ranker == "ltr" and .source == "computed"'
 # LambdaMART is the default: the same list; the cross ranker scores differently
 if [ "$(jq -c .items "$TMP/body")" != "$(jq -c .items "$TMP/r1_computed")" ]; then
