@@ -19,8 +19,6 @@
 #include "core/mr_rng.h"
 #include "services/http.h"
 
-#define EVENTS_TS_MAX (1LL << 40) /* the consumer's codec accepts ts in 1..2^40 */
-
 struct events_svc {
   http_server *http;
   amqpp *pub;
@@ -62,30 +60,6 @@ static int new_event_id(char out[33]) {
   return 0;
 }
 
-/* Reads integer field `name` of obj within [lo, hi]. On error writes the reason for a 422 and
- * returns -1. required = 0: absent leaves *out unchanged and returns 0. */
-static int field_int(const json_t *obj, const char *name, long long lo, long long hi, int required,
-                     long long *out, char *msg, size_t cap) {
-  json_t *v = json_object_get(obj, name);
-  if (!v) {
-    if (!required)
-      return 0;
-    snprintf(msg, cap, "missing field \"%s\"", name);
-    return -1;
-  }
-  if (!json_is_integer(v)) {
-    snprintf(msg, cap, "field \"%s\" must be an integer, got %s", name, event_json_type_name(v));
-    return -1;
-  }
-  long long x = json_integer_value(v);
-  if (x < lo || x > hi) {
-    snprintf(msg, cap, "field \"%s\" must be between %lld and %lld, got %lld", name, lo, hi, x);
-    return -1;
-  }
-  *out = x;
-  return 0;
-}
-
 static void finish_publish(void *arg) {
   events_pending *pd = arg;
   if (pd->status == 0) {
@@ -112,33 +86,13 @@ static void h_interact(http_req *r, void *user) {
   char msg[256];
   size_t n;
   const char *body = http_req_body(r, &n);
-  if (!body) {
-    http_send_error(r, 400,
-                    "empty body: expected a JSON object {\"user_id\", \"movie_id\", \"rating\"}");
+  mr_event ev;
+  int rc = event_parse_request(body, n, s->movie_ok, s->max_movie_id, &ev, msg, sizeof(msg));
+  if (rc != MR_OK) {
+    http_send_error(r, rc == MR_EFORMAT ? 400 : 422, "%s", msg);
     return;
   }
-  json_error_t je;
-  json_t *j = json_loadb(body, n, JSON_REJECT_DUPLICATES, &je);
-  if (!j) {
-    http_send_error(r, 400, "malformed JSON: %s (line %d, column %d, position %d)", je.text,
-                    je.line, je.column, je.position);
-    return;
-  }
-  long long uid = 0, mid = 0, rating = 0, ts = 0;
-  if (!json_is_object(j)) {
-    snprintf(msg, sizeof(msg), "the body must be a JSON object, got %s", event_json_type_name(j));
-    goto invalid;
-  }
-  if (field_int(j, "user_id", 1, INT32_MAX, 1, &uid, msg, sizeof(msg)) ||
-      field_int(j, "movie_id", 1, INT32_MAX, 1, &mid, msg, sizeof(msg)) ||
-      field_int(j, "rating", 1, 5, 1, &rating, msg, sizeof(msg)) ||
-      field_int(j, "ts", 1, EVENTS_TS_MAX, 0, &ts, msg, sizeof(msg)))
-    goto invalid;
-  if (mid > s->max_movie_id || !s->movie_ok[mid]) {
-    snprintf(msg, sizeof(msg), "unknown movie_id %lld", mid);
-    goto invalid;
-  }
-  json_decref(j);
+  long long uid = ev.user_id, mid = ev.movie_id, rating = ev.rating, ts = ev.ts;
   if (ts == 0)
     ts = (long long)time(NULL);
   if (!amqpp_connected(s->pub)) { /* fail fast while the broker is away */
@@ -166,9 +120,6 @@ static void h_interact(http_req *r, void *user) {
     http_send_error(r, 503, "message broker unavailable");
   }
   return; /* answered by finish_publish on this loop */
-invalid:
-  json_decref(j);
-  http_send_error(r, 422, "%s", msg);
 }
 
 static void h_health(http_req *r, void *user) {
