@@ -23,6 +23,7 @@ struct events_svc {
   http_server *http;
   amqpp *pub;
   uint8_t *movie_ok; /* by movie id, 0..max_movie_id */
+  char *token;       /* NULL: POST /interact is open */
   int32_t max_movie_id;
 };
 
@@ -85,6 +86,11 @@ static void h_interact(http_req *r, void *user) {
   events_svc *s = user;
   char msg[256];
   size_t n;
+  if (!http_req_bearer_ok(r, s->token)) {
+    http_add_header(r, "WWW-Authenticate", "Bearer");
+    http_send_error(r, 401, "missing or wrong bearer token (Authorization: Bearer <token>)");
+    return;
+  }
   const char *body = http_req_body(r, &n);
   mr_event ev;
   int rc = event_parse_request(body, n, s->movie_ok, s->max_movie_id, &ev, msg, sizeof(msg));
@@ -181,6 +187,8 @@ int events_create(const events_opts *o, const mr_dataset *ds, events_svc **out, 
       s->max_movie_id = ds->movies[i].id;
   if (!(s->movie_ok = calloc((size_t)s->max_movie_id + 1, 1)))
     goto fail;
+  if (o->token && *o->token && !(s->token = strdup(o->token)))
+    goto fail;
   for (int32_t i = 0; i < ds->n_movies; i++)
     if (ds->movies[i].id > 0)
       s->movie_ok[ds->movies[i].id] = 1;
@@ -258,5 +266,6 @@ void events_free(events_svc *s) {
   http_server_free(s->http);
   amqpp_free(s->pub);
   free(s->movie_ok);
+  free(s->token);
   free(s);
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +28,9 @@
  * limit well above ours so every body up to it gets our JSON 413 instead. */
 #define HTTP_H2O_BODY_FACTOR 16
 #define HTTP_H2O_BODY_MIN (1u << 20)
+/* Longest request target (path and query) answered normally; longer ones get a 414. h2o itself
+ * only refuses request heads over ~400 KiB. */
+#define HTTP_MAX_URL 8192
 
 /* Latency buckets (seconds) of the Prometheus histogram. */
 static const double http_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
@@ -241,6 +245,8 @@ static const char *reason_of(int status) {
     return "Conflict";
   case 413:
     return "Payload Too Large";
+  case 414:
+    return "URI Too Long";
   case 415:
     return "Unsupported Media Type";
   case 422:
@@ -693,6 +699,22 @@ const char *http_req_header(http_req *r, const char *name) {
   return arena_strndup(r, h->headers.entries[at].value.base, h->headers.entries[at].value.len);
 }
 
+int http_req_bearer_ok(http_req *r, const char *token) {
+  if (!token || !*token)
+    return 1;
+  const char *h = http_req_header(r, "authorization");
+  if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+    return 0;
+  h += 7;
+  /* constant time in the token's length: every byte of the token is compared whatever the
+   * client sent, so the time taken says nothing about how many leading bytes matched */
+  size_t got = strlen(h), want = strlen(token);
+  unsigned char diff = got != want;
+  for (size_t i = 0; i < want; i++)
+    diff |= (unsigned char)(token[i] ^ (i < got ? h[i] : 0));
+  return diff == 0;
+}
+
 /* Answers a preflight or a 405 with the methods of every route matching `path`. */
 static void allowed_methods(http_server *s, const char *path, size_t len, char *out, size_t cap) {
   size_t n = 0;
@@ -759,6 +781,10 @@ static int on_h2o_req(h2o_handler_t *self, h2o_req_t *req) {
   if (found >= 0)
     r->route = found; /* metrics count a 413 or 400 against the route it was meant for */
 
+  if (req->path.len > HTTP_MAX_URL)
+    return http_send_error(r, 414, "request URI too long (%zu bytes, limit %d)", req->path.len,
+                           HTTP_MAX_URL),
+           0;
   if (req->entity.base && req->entity.len > s->o.max_body)
     return http_send_error(r, 413, "request body too large (%zu bytes, limit %zu)", req->entity.len,
                            s->o.max_body),

@@ -138,6 +138,11 @@ const char *http_req_body(const http_req *r, size_t *len);
  * NULL when absent. */
 const char *http_req_header(http_req *r, const char *name);
 
+/* 1 when token is NULL or "" (no authentication configured) or when the request carries
+ * `Authorization: Bearer <token>` exactly; 0 otherwise. The comparison takes the same time
+ * whatever the client sent. */
+int http_req_bearer_ok(http_req *r, const char *token);
+
 /* ---- Responses: each send answers `r` and frees it ------------------------------------ */
 
 /* Adds a response header (copied) to be sent with the next http_send*. Returns 0 or
