@@ -208,6 +208,9 @@ expect 414 "/movies?q=a&x=$(printf 'a%.0s' $(seq 1 9000))" '.error|test("too lon
 expect 404 "/$(printf 'a%.0s' $(seq 1 8000))" '.error|type=="string"'
 expect 400 '/recommendations/1?n=100000000000000000000' '.error|type=="string"'
 expect 400 '/movies?limit=-1' '.error|test("limit")'
+for bad in '/recommendations/1?n=%zz' '/movies?q=%4' '/movies?q=a%00b' '/recommendations/1/sections?genres=%G0'; do
+  expect 400 "$bad" '.error|test("percent-encoding")'
+done
 expect 405 /recommendations/1 '' -X POST
 expect 405 /health '' -X DELETE
 head -c 71680 /dev/zero | tr '\0' 'x' >"$TMP/big"

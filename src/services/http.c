@@ -215,6 +215,21 @@ static char *url_decode(http_req *r, const char *s, size_t n, int plus_space) {
   return out;
 }
 
+/* 1 when every '%' in s[0..n) starts an escape url_decode accepts (two hex digits, not %00). */
+static int pct_valid(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] != '%')
+      continue;
+    if (i + 2 >= n)
+      return 0;
+    int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+      return 0;
+    i += 2;
+  }
+  return 1;
+}
+
 static const char *reason_of(int status) {
   switch (status) {
   case 200:
@@ -785,6 +800,10 @@ static int on_h2o_req(h2o_handler_t *self, h2o_req_t *req) {
     return http_send_error(r, 414, "request URI too long (%zu bytes, limit %d)", req->path.len,
                            HTTP_MAX_URL),
            0;
+  /* a handler would read a malformed value as absent and answer with its default */
+  if (req->query_at != SIZE_MAX &&
+      !pct_valid(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1))
+    return http_send_error(r, 400, "malformed percent-encoding in the query string"), 0;
   if (req->entity.base && req->entity.len > s->o.max_body)
     return http_send_error(r, 413, "request body too large (%zu bytes, limit %zu)", req->entity.len,
                            s->o.max_body),
