@@ -591,6 +591,39 @@ static void test_graceful_stop(void **state) {
   http_server_free(s);
 }
 
+static void test_stop_with_half_sent_request(void **state) {
+  (void)state;
+  /* A client that sent half of a body (and an idle keep-alive one) when the server stops: the
+   * stop used to abort in h2o_context_dispose ("h2o_timeout_dispose: Assertion ... failed"),
+   * so SIGTERM killed the services with SIGABRT (found by the HTTP fuzz driver). */
+  http_opts o;
+  http_opts_default(&o);
+  o.threads = 1;
+  o.stop_grace_s = 0.2;
+  http_server *s;
+  assert_int_equal(http_server_create(&o, &s), 0);
+  assert_int_equal(http_route(s, "POST", "/echo", h_echo, NULL), 0);
+  assert_int_equal(http_server_start(s), 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_server_port(s))};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int half = socket(AF_INET, SOCK_STREAM, 0), idle = socket(AF_INET, SOCK_STREAM, 0);
+  assert_int_equal(connect(half, (struct sockaddr *)&a, sizeof(a)), 0);
+  assert_int_equal(connect(idle, (struct sockaddr *)&a, sizeof(a)), 0);
+  const char *h = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789";
+  assert_int_equal(write(half, h, strlen(h)), (ssize_t)strlen(h));
+  const char *g = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi";
+  assert_int_equal(write(idle, g, strlen(g)), (ssize_t)strlen(g));
+  char buf[512];
+  assert_true(read(idle, buf, sizeof(buf)) > 0); /* answered; the connection stays open */
+  struct timespec ts = {0, 100 * 1000 * 1000};
+  nanosleep(&ts, NULL); /* the half request is being read by now */
+  http_server_stop(s);
+  http_server_wait(s); /* aborted here before the fix */
+  http_server_free(s);
+  close(half);
+  close(idle);
+}
+
 static void test_metrics(void **state) {
   (void)state;
   resp r;
@@ -633,6 +666,7 @@ int main(void) {
       cmocka_unit_test(test_client_gone_before_async_answer),
       cmocka_unit_test(test_loop_init_failure),
       cmocka_unit_test(test_graceful_stop),
+      cmocka_unit_test(test_stop_with_half_sent_request),
       cmocka_unit_test(test_metrics),
   };
   if (getenv("TEST_FILTER")) /* e.g. TEST_FILTER=test_async */

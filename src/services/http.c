@@ -972,6 +972,12 @@ static void close_walk_cb(uv_handle_t *h, void *arg) {
     uv_close(h, NULL);
 }
 
+/* Empties one of h2o's timeout lists (see loop_main's end). */
+static void timeout_unlink_all(h2o_timeout_t *t) {
+  while (!h2o_linklist_is_empty(&t->_entries))
+    h2o_timeout_unlink(H2O_STRUCT_FROM_MEMBER(h2o_timeout_entry_t, _link, t->_entries.next));
+}
+
 static void *loop_main(void *arg) {
   http_loop *l = arg;
   http_server *s = l->srv;
@@ -1030,6 +1036,19 @@ report:
      * h2o_context_dispose would assert on the non-empty timeout list */
     if (h2o_timeout_is_linked(&l->ctx.http2._graceful_shutdown_timeout))
       h2o_timeout_unlink(&l->ctx.http2._graceful_shutdown_timeout);
+    /* Connections still open at the end (a client halfway through sending a request, an idle
+     * keep-alive) sit on these lists too, and the assertion aborted the process on SIGTERM
+     * (found by the HTTP fuzz driver). Their timers can never fire again: unlink them. */
+    h2o_timeout_t *lists[] = {&l->ctx.zero_timeout,
+                              &l->ctx.one_sec_timeout,
+                              &l->ctx.hundred_ms_timeout,
+                              &l->ctx.handshake_timeout,
+                              &l->ctx.http1.req_timeout,
+                              &l->ctx.http2.idle_timeout,
+                              &l->ctx.http2.graceful_shutdown_timeout,
+                              &l->ctx.proxy.io_timeout};
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+      timeout_unlink_all(lists[i]);
     h2o_context_dispose(&l->ctx);
     uv_walk(&l->uv, close_walk_cb, NULL);
     for (int i = 0; i < 16 && uv_run(&l->uv, UV_RUN_NOWAIT) != 0; i++)
