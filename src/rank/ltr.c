@@ -106,6 +106,13 @@ static double ltr_json_num(const json_t *v) {
   return NAN;
 }
 
+/* A JSON node index or feature id as an int: -1 for anything that is not an integer in
+ * [-1, INT32_MAX] (a cast of a larger or non-finite double is undefined). */
+static int ltr_json_index(const json_t *v) {
+  double d = ltr_json_num(v);
+  return d >= -1.0 && d <= (double)INT32_MAX && d == (double)(int)d ? (int)d : -2;
+}
+
 /* Builds the flattened trees from XGBoost's JSON model. */
 static int ltr_flatten(ltr_model *m, char *err, size_t errlen) {
   json_error_t jerr;
@@ -156,15 +163,17 @@ static int ltr_flatten(ltr_model *m, char *err, size_t errlen) {
     m->roots[t] = (int32_t)off;
     for (size_t i = 0; i < n; i++) {
       ltr_node *nd = &m->nodes[off + i];
-      int l = (int)ltr_json_num(json_array_get(lc, i)),
-          r = (int)ltr_json_num(json_array_get(rcn, i));
+      int l = ltr_json_index(json_array_get(lc, i)), r = ltr_json_index(json_array_get(rcn, i));
       nd->value = (float)ltr_json_num(json_array_get(sc, i));
-      if (l < 0) {
+      if (l == -1) {
         nd->feature = -1;
         continue;
       }
-      int f = (int)ltr_json_num(json_array_get(si, i));
-      if (f < 0 || f >= m->n_features || (size_t)l >= n || r < 0 || (size_t)r >= n) {
+      int f = ltr_json_index(json_array_get(si, i));
+      /* children come after their parent in XGBoost's node order; requiring it keeps every
+       * path finite (a child index at or before its parent made ltr_predict loop forever) */
+      if (f < 0 || f >= m->n_features || l <= (int)i || (size_t)l >= n || r <= (int)i ||
+          (size_t)r >= n) {
         if (err)
           snprintf(err, errlen, "ranker model JSON: bad node %zu of tree %zu", i, t);
         goto done;
@@ -401,9 +410,11 @@ int ltr_from_file(const mf_file *f, const char *prefix, ltr_model **out, char *e
   snprintf(k1, sizeof(k1), "%sxgb_json", prefix);
   snprintf(k2, sizeof(k2), "%snames", prefix);
   snprintf(k3, sizeof(k3), "%smeta", prefix);
+  /* shapes as ltr_sections writes them: one row each (with zero rows the columns could claim
+   * any length over an empty section) */
   if (mf_get(f, k1, MF_U8, &json, &r1, &c1) || mf_get(f, k2, MF_U8, &names, &r2, &c2) ||
-      mf_get(f, k3, MF_I32, &meta, &r3, &c3) || c3 != 1 || c2 == 0 ||
-      ((const char *)names)[c2 - 1] != '\0') {
+      mf_get(f, k3, MF_I32, &meta, &r3, &c3) || r1 != 1 || r2 != 1 || r3 != 1 || c3 != 1 ||
+      c2 == 0 || ((const char *)names)[c2 - 1] != '\0') {
     if (err)
       snprintf(err, errlen, "ranker sections missing or malformed");
     return MR_EFORMAT;
