@@ -168,6 +168,16 @@ expect 400 '/movies?limit=101' '.error|test("limit")'
 expect 400 "/movies?q=$(printf 'a%.0s' $(seq 1 201))" '.error|test("q")'
 expect 200 /movies/1 '.movie_id == 1 and (.title|test("Toy Story")) and .year == 1995 and (.genres|index("Animation")) and (.cast|type=="array") and (.cast|length) <= 10 and (.director|type=="string") and (.description|type=="string") and (.imdb_rating|type=="number") and (.imdb_votes|type=="number") and (.runtime_min|type=="number") and (.poster_url|type=="string") and (.imdb_id|type=="string")'
 expect 404 /movies/99999 '.error|test("not found")'
+# more like this (semantic model): the same item shape, never the movie itself, best first
+expect 200 /movies/1/similar ".movie_id == 1 and .model_version == \"$VERSION\" and (.items|length) == 10 and all(.items[]; $ITEM) and .items[0].movie_id != 1 and all(.items[]; .movie_id != 1) and ([.items[].score] == ([.items[].score]|sort|reverse)) and .items[0].score <= 1.0001 and ([.items[].movie_id]|unique|length) == 10"
+expect 200 '/movies/50/similar?n=3' '.movie_id == 50 and (.items|length) == 3 and all(.items[]; .movie_id != 50)'
+expect 200 '/movies/1/similar?n=100' '(.items|length) == 100'
+expect 404 /movies/99999/similar '.error|test("not found")'
+for bad in 'n=0' 'n=101' 'n=abc' 'n=-1' 'n='; do
+  expect 400 "/movies/1/similar?$bad" '.error|test("n must")'
+done
+expect 400 /movies/abc/similar '.error|test("movie id")'
+expect 405 /movies/1/similar '' -X POST
 expect 400 /movies/abc '.error|type=="string"'
 expect 400 /movies/0 '.error|type=="string"'
 
@@ -262,6 +272,31 @@ done
 [ "$ok_back" = 1 ] && ok || fail "health not back after Redis restarted"
 expect 200 /recommendations/1 '.source == "computed" and (.degraded|not)'
 expect 200 /recommendations/1 '.source == "cache"'
+
+# ---- a model version without semantic.bin still serves; similar movies answer 503 -------------
+OLD=$TMP/old-models
+mkdir -p "$OLD/v1"
+for f in "$(readlink -f "$MODELS/current")"/*; do
+  [ "$(basename "$f")" = semantic.bin ] || ln -s "$f" "$OLD/v1/"
+done
+ln -s v1 "$OLD/current"
+OPORT=$(harness_pick_port)
+"$BIN" api --port "$OPORT" --threads 1 --redis "redis://127.0.0.1:$RPORT" --models "$OLD" \
+  --web "$TMP/web" >"$TMP/api-old.log" 2>&1 &
+OLD_PID=$!
+for _ in $(seq 1 300); do
+  curl -s -m 1 -o /dev/null "http://127.0.0.1:$OPORT/health" 2>/dev/null && break
+  kill -0 "$OLD_PID" 2>/dev/null || break
+  sleep 0.1
+done
+OCODE=$(curl -s -m 10 -o "$TMP/obody" -w '%{http_code}' "http://127.0.0.1:$OPORT/movies/1/similar" || echo 000)
+[ "$OCODE" = 503 ] && jq -e '.error|test("semantic")' "$TMP/obody" >/dev/null && ok ||
+  fail "similar without semantic.bin: $OCODE $(head -c 300 "$TMP/obody") $(tail -5 "$TMP/api-old.log")"
+OCODE=$(curl -s -m 10 -o "$TMP/obody" -w '%{http_code}' "http://127.0.0.1:$OPORT/recommendations/1" || echo 000)
+[ "$OCODE" = 200 ] && jq -e '(.items|length) == 10' "$TMP/obody" >/dev/null && ok ||
+  fail "recommendations without semantic.bin: $OCODE"
+kill -TERM "$OLD_PID" 2>/dev/null
+wait "$OLD_PID" 2>/dev/null && ok || fail "api without semantic.bin did not stop cleanly"
 
 # ---- graceful stop -------------------------------------------------------------------------------
 kill -TERM "$API_PID"

@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <math.h>
+
+#include "model_check.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -219,6 +222,11 @@ static void test_save_load(void **state) {
   assert_int_equal(rec_score_user(rm2, 5, s2), MR_OK);
   assert_int_equal(ease_score_user(m, 5, s1), MR_OK);
   assert_memory_equal(s1, s2, sizeof(s1));
+  /* candidate scorer: fitted (sums at the items) and loaded (training users' rows) */
+  const int32_t hist[3] = {1, 4, 2};
+  const float hr[3] = {5, 3, 4};
+  check_score_items(rm, NU, hist, hr, 3);
+  check_score_items(rm2, NU, hist, hr, 3);
   rec_free(rm);
   rec_free(rm2);
   ease_free(m);

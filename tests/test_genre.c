@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <math.h>
+
+#include "model_check.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -224,6 +227,9 @@ static void test_save_load(void **state) {
   assert_int_equal(rec_score_user(r, 1, b), MR_OK);
   assert_int_equal(genre_score_user(m, 1, a), MR_OK);
   assert_memory_equal(a, b, sizeof(a));
+  const int32_t hist[2] = {0, 3};
+  const float hr[2] = {5, 2};
+  check_score_items(r, 4, hist, hr, 2);
   rec_free(r);
   genre_free(l);
   genre_free(m);

@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <math.h>
+
+#include "model_check.h"
 
 #include <math.h>
 #include <omp.h>
@@ -314,6 +317,10 @@ static void test_save_load(void **state) {
   assert_int_equal(rec_score_user(rm2, 9, s2), MR_OK);
   assert_int_equal(itemknn_score_user(m, 9, s1), MR_OK);
   assert_memory_equal(s1, s2, sizeof(s1));
+  const int32_t hist[3] = {1, 4, 2};
+  const float hr[3] = {5, 3, 4};
+  check_score_items(rm, 60, hist, hr, 3);
+  check_score_items(rm2, 60, hist, hr, 3);
   rec_free(rm);
   rec_free(rm2);
   itemknn_free(m);

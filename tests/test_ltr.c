@@ -89,6 +89,16 @@ static void test_learns_planted_order(void **state) {
   assert_int_equal(ltr_predict_xgboost(m, te.x, GROUPS * PER, s2), MR_OK);
   for (int i = 0; i < GROUPS * PER; i++)
     assert_true(fabsf(s1[i] - s2[i]) <= 1e-5f * (1.0f + fabsf(s2[i])));
+  /* the three walks agree bit for bit, on every tail length of a 64-row pass */
+  static float s4[GROUPS * PER], s5[GROUPS * PER];
+  for (int n = 1; n <= GROUPS * PER; n += n < 130 ? 1 : 97) {
+    ltr_predict(m, te.x, n, s3);
+    ltr_predict_portable(m, te.x, n, s4);
+    ltr_predict_nodes(m, te.x, n, s5);
+    assert_memory_equal(s3, s4, (size_t)n * sizeof(float));
+    assert_memory_equal(s3, s5, (size_t)n * sizeof(float));
+    assert_memory_equal(s3, s1, (size_t)n * sizeof(float));
+  }
   /* gain importance: the planted features dominate */
   double gain[NF];
   assert_int_equal(ltr_importance(m, gain), MR_OK);
@@ -203,6 +213,27 @@ static void test_load_refuses_bad_trees(void **state) {
     assert_int_equal(ltr_load(path, &m, err, sizeof(err)), MR_EFORMAT);
     assert_null(m);
   }
+  /* tree 0 as a chain of 60 nodes where each node's two children are the same next node: a
+   * valid order, but the recursive depth walk took 2^60 steps (the load must be quick) */
+  const char *keys[] = {"left_children",    "right_children", "split_indices",
+                        "split_conditions", "default_left",   "loss_changes"};
+  for (size_t k = 0; k < 6; k++) {
+    json_t *a = json_array();
+    for (int i = 0; i <= 60; i++)
+      json_array_append_new(a, k < 2    ? json_integer(i < 60 ? i + 1 : -1)
+                               : k == 3 ? json_real(0.5)
+                                        : json_integer(0));
+    json_object_set_new(tree, keys[k], a);
+  }
+  char *txt = json_dumps(root, JSON_COMPACT);
+  write_ltr_variant(path, txt, 1);
+  free(txt);
+  assert_int_equal(ltr_load(path, &m, err, sizeof(err)), MR_OK);
+  float x[3] = {1, 0, 0}, out;
+  ltr_predict(m, x, 1, &out);
+  assert_true(out == out);
+  ltr_free(m);
+  m = NULL;
   json_decref(root);
   /* a JSON section with zero rows claims its columns over zero bytes: refused, not read */
   write_ltr_variant(path, NULL, 0);
@@ -211,9 +242,42 @@ static void test_load_refuses_bad_trees(void **state) {
   unlink(path);
 }
 
+/* Shallow forests are padded to the 6-level walk, deep ones (7-8) take the gather walk and
+ * deeper ones the node walk: each must give XGBoost's margins and agree across the walks. */
+static void test_every_depth_walks_alike(void **state) {
+  (void)state;
+  static planted tr, te;
+  static float s1[GROUPS * PER], s2[GROUPS * PER], s3[GROUPS * PER], s4[GROUPS * PER];
+  planted_make(&tr, 5);
+  planted_make(&te, 6);
+  const int depths[] = {1, 3, 7, 8, 10};
+  for (size_t i = 0; i < sizeof(depths) / sizeof(depths[0]); i++) {
+    ltr_opts o;
+    ltr_opts_default(&o);
+    o.trees = 20;
+    o.early_stopping = 0;
+    o.max_depth = depths[i];
+    o.min_child_weight = 0.0f;
+    ltr_data d = {tr.x, tr.y, tr.g, GROUPS * PER, NF, GROUPS};
+    ltr_model *m = NULL;
+    char err[256] = "";
+    assert_int_equal(ltr_train(&o, &d, NULL, NULL, &m, err, sizeof(err)), MR_OK);
+    ltr_predict(m, te.x, GROUPS * PER, s1);
+    assert_int_equal(ltr_predict_xgboost(m, te.x, GROUPS * PER, s2), MR_OK);
+    for (int k = 0; k < GROUPS * PER; k++)
+      assert_true(fabsf(s1[k] - s2[k]) <= 1e-5f * (1.0f + fabsf(s2[k])));
+    ltr_predict_portable(m, te.x, GROUPS * PER, s3);
+    ltr_predict_nodes(m, te.x, GROUPS * PER, s4);
+    assert_memory_equal(s1, s3, sizeof(s1));
+    assert_memory_equal(s1, s4, sizeof(s1));
+    ltr_free(m);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_learns_planted_order),
+      cmocka_unit_test(test_every_depth_walks_alike),
       cmocka_unit_test(test_early_stopping_and_bad_input),
       cmocka_unit_test(test_load_refuses_bad_trees),
   };

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Web UI end to end: private Redis + RabbitMQ (tests/harness), the real services, headless
 # Chromium driving the page (tests/ui/ui_test.js): sections render, a 5-star rating changes the
-# personalized row, search, errors, a new user's genre section. Screenshots go next to the binary
-# (build/ui.png, build/ui-new-user.png).
+# personalized row, search, the movie view with its "More like this" row, errors, a new user's
+# genre section. Screenshots go next to the binary
+# (build/ui.png, build/ui-movie.png, build/ui-new-user.png).
 # Usage: tests/test_ui.sh [path/to/movierec]   (ctest runs it from the repo root)
 set -euo pipefail
 BIN=$(readlink -f "${1:-build/movierec}")

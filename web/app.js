@@ -229,7 +229,9 @@
     }, [
       poster(item, title),
       el('div', { class: 'meta' }, [
-        el('h4', { class: 'title', title: item.title || title, text: title }),
+        el('h4', { class: 'title', title: item.title || title }, [
+          el('button', { type: 'button', class: 'open-movie', 'data-movie-id': item.movie_id, text: title }),
+        ]),
         el('div', { class: 'sub' }, [
           el('span', { class: 'year', text: year }),
           score !== null ? el('span', { class: 'score', title: 'Score', text: score }) : null,
@@ -414,6 +416,59 @@
     }
   }
 
+  /* ---------- movie view: details and "more like this" ---------- */
+
+  let movieSeq = 0;
+  async function openMovie(id) {
+    const seq = ++movieSeq;
+    const panel = $('#movie-panel');
+    const row = $('#similar .row');
+    panel.hidden = false;
+    panel.dataset.movieId = String(id);
+    $('#movie-title').textContent = 'Loading\u2026';
+    $('#movie-meta').textContent = '';
+    $('#movie-people').textContent = '';
+    $('#movie-desc').textContent = '';
+    $('#movie-poster').replaceChildren();
+    $('#similar-count').textContent = '';
+    row.replaceChildren(el('p', { class: 'loading muted', text: 'Finding similar movies\u2026' }));
+    panel.scrollIntoView({ block: 'start' });
+    const [details, similar] = await Promise.allSettled([
+      getJSON(`/movies/${id}`, 'Movie'),
+      getJSON(`/movies/${id}/similar?n=12`, 'Similar movies'),
+    ]);
+    if (seq !== movieSeq) return;
+    if (details.status === 'fulfilled') {
+      const m = details.value;
+      const title = displayTitle(m);
+      $('#movie-title').textContent = yearOf(m) ? `${title} (${yearOf(m)})` : title;
+      const meta = [genresOf(m).join(', '),
+        m.runtime_min ? `${m.runtime_min} min` : '',
+        m.age_rating || '',
+        m.imdb_rating ? `IMDb ${Number(m.imdb_rating).toFixed(1)}` : ''].filter(Boolean);
+      $('#movie-meta').textContent = meta.join(' \u00b7 ');
+      const people = [];
+      if (Array.isArray(m.directors) && m.directors.length) people.push(`Directed by ${m.directors.join(', ')}`);
+      if (Array.isArray(m.cast) && m.cast.length) people.push(`With ${m.cast.slice(0, 5).join(', ')}`);
+      $('#movie-people').textContent = people.join(' \u2014 ');
+      $('#movie-desc').textContent = m.description || '';
+      $('#movie-poster').replaceChildren(poster(m, title));
+      clearError();
+    } else {
+      $('#movie-title').textContent = `Movie ${id}`;
+      showError(details.reason.message);
+    }
+    if (similar.status === 'fulfilled') {
+      const items = listOf(similar.value, ['items']);
+      $('#similar-count').textContent = `${items.length} movie${items.length === 1 ? '' : 's'}`;
+      row.replaceChildren(...(items.length ? items.map(card)
+        : [el('p', { class: 'empty muted', text: 'No similar movies.' })]));
+    } else {
+      // An older model version has no semantic model (503): say so in the row, not as a page error.
+      row.replaceChildren(el('p', { class: 'empty muted', text: similar.reason.message }));
+    }
+  }
+
   /* ---------- rating ---------- */
 
   async function rate(btn) {
@@ -527,7 +582,18 @@
     // One listener for every star on the page (sections re-render often).
     document.addEventListener('click', (ev) => {
       const b = ev.target.closest('button.star');
-      if (b && !b.disabled) rate(b);
+      if (b && !b.disabled) {
+        rate(b);
+        return;
+      }
+      // A card's title or poster opens the movie view.
+      const open = ev.target.closest('.card .open-movie, .card .poster');
+      const c = open && open.closest('.card');
+      if (c && Number(c.dataset.movieId) > 0) openMovie(Number(c.dataset.movieId));
+    });
+    $('#movie-close').addEventListener('click', () => {
+      movieSeq++;
+      $('#movie-panel').hidden = true;
     });
   }
 

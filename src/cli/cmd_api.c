@@ -20,6 +20,7 @@ enum {
   O_EVENTS,
   O_TTL,
   O_UI_TOKEN,
+  O_POOL,
   O_N
 };
 static const cli_opt api_cli_opts[O_N] = {
@@ -41,6 +42,8 @@ static const cli_opt api_cli_opts[O_N] = {
     [O_UI_TOKEN] = {"ui-token", CLI_STR, NULL, "MOVIEREC_UI_TOKEN",
                     "the event service's token, given to the UI in /config.js so it can rate "
                     "(anyone who loads the page can read it: only on a trusted network)"},
+    [O_POOL] = {"pool-recs", CLI_INT, "0", NULL,
+                "1: compute single recommendation lists on the thread pool (0: on the loop)"},
 };
 
 int cmd_api(int argc, char **argv) {
@@ -79,6 +82,7 @@ int cmd_api(int argc, char **argv) {
       .events_url = v.str[O_EVENTS],
       .ui_token = v.str[O_UI_TOKEN],
       .cache_ttl_s = (int)v.num[O_TTL],
+      .pool_recs = v.num[O_POOL] != 0,
   };
   if ((rc = api_create(&o, r, &a))) {
     fprintf(stderr, "movierec api: %s\n", mr_strerror(rc));

@@ -1,10 +1,12 @@
-/* RabbitMQ publisher thread: batches of persistent messages with publisher confirms,
- * results through callbacks, reconnect with backoff. */
+/* RabbitMQ publisher thread: persistent messages with publisher confirms, pipelined (new
+ * messages go out while earlier ones wait for their confirms), results through callbacks,
+ * reconnect with backoff. */
 #include "infra/amqp_publisher.h"
 
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/time.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "core/mr_error.h"
@@ -29,6 +33,7 @@ typedef struct amqpp_item {
   amqpp_result_fn cb;
   void *arg;
   uint64_t tag; /* delivery tag once published */
+  double t_pub; /* when it was published (the confirm deadline runs from here) */
   int done;
   size_t len;
   char body[];
@@ -52,7 +57,9 @@ struct amqpp {
   /* publisher-thread state */
   amqp_connection_state_t conn;
   uint64_t next_tag;
-  amqpp_item **batch;
+  amqpp_item **batch; /* in flight: published, confirm pending, in tag order */
+  int n_flight;
+  int wake_fd;  /* eventfd: a message was queued or stop was asked */
   int reported; /* last state given to on_state: -1 none yet */
 };
 
@@ -223,19 +230,21 @@ fail:
   return MR_EIO;
 }
 
-/* Marks batch items up to/equal to `tag` resolved with `status`; returns how many. */
-static int resolve(amqpp *p, int n, uint64_t tag, int multiple, int status) {
+/* Resolves the in-flight messages up to/equal to `tag` with `status` and drops them from the
+ * in-flight list. */
+static void resolve(amqpp *p, uint64_t tag, int multiple, int status) {
   int k = 0;
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; i < p->n_flight; i++) {
     amqpp_item *it = p->batch[i];
-    if (it->done || !(it->tag == tag || (multiple && it->tag <= tag)))
-      continue;
-    it->done = 1;
-    it->cb(it->arg, status);
-    atomic_fetch_add(status == 0 ? &p->n_confirmed : &p->n_failed, 1);
-    k++;
+    if (it->tag == tag || (multiple && it->tag <= tag)) {
+      it->cb(it->arg, status);
+      atomic_fetch_add(status == 0 ? &p->n_confirmed : &p->n_failed, 1);
+      free(it);
+    } else {
+      p->batch[k++] = it;
+    }
   }
-  return k;
+  p->n_flight = k;
 }
 
 static void fail_items(amqpp *p, amqpp_item *it) {
@@ -248,92 +257,47 @@ static void fail_items(amqpp *p, amqpp_item *it) {
   }
 }
 
-/* Publishes batch[0..n) and waits for their confirms. Returns 0, or MR_EIO when the
- * connection must be dropped (every unresolved item has been failed then). */
-static int publish_batch(amqpp *p, int n, char *err, size_t cap) {
+/* Fails every in-flight message (the connection is being dropped). */
+static void fail_flight(amqpp *p) {
+  for (int i = 0; i < p->n_flight; i++) {
+    p->batch[i]->cb(p->batch[i]->arg, MR_EIO);
+    atomic_fetch_add(&p->n_failed, 1);
+    free(p->batch[i]);
+  }
+  p->n_flight = 0;
+}
+
+/* Publishes the chain `it` (taken off the queue) and adds it to the in-flight list. Returns 0,
+ * or MR_EIO (the items not published have been failed). */
+static int publish_items(amqpp *p, amqpp_item *it, char *err, size_t cap) {
   amqp_basic_properties_t props;
   memset(&props, 0, sizeof(props));
   props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
   props.content_type = amqp_cstring_bytes("application/json");
   props.delivery_mode = 2; /* persistent */
-  int pending = 0, rc = 0;
-  for (int i = 0; i < n; i++) {
-    amqpp_item *it = p->batch[i];
+  double now = now_s();
+  while (it) {
+    amqpp_item *next = it->next;
     amqp_bytes_t body = {it->len, it->body};
     int st = amqp_basic_publish(p->conn, AMQPP_CHANNEL, amqp_cstring_bytes(""),
                                 amqp_cstring_bytes(p->queue), 0, 0, &props, body);
     if (st != AMQP_STATUS_OK) {
       snprintf(err, cap, "basic.publish: %s", amqp_error_string2(st));
-      rc = MR_EIO;
-      break;
+      fail_items(p, it);
+      return MR_EIO;
     }
+    it->next = NULL;
     it->tag = p->next_tag++;
-    pending++;
+    it->t_pub = now;
+    p->batch[p->n_flight++] = it;
+    it = next;
   }
-  double deadline = now_s() + p->o.confirm_timeout_s;
-  while (rc == 0 && pending > 0) {
-    double left = deadline - now_s();
-    if (left <= 0) {
-      snprintf(err, cap, "no publisher confirm within %.1f s", p->o.confirm_timeout_s);
-      rc = MR_EIO; /* the tags of a late ack would be ambiguous: start a fresh channel */
-      break;
-    }
-    struct timeval tv = {(time_t)left, (suseconds_t)((left - (double)(time_t)left) * 1e6)};
-    amqp_frame_t f;
-    int st = amqp_simple_wait_frame_noblock(p->conn, &f, &tv);
-    if (st == AMQP_STATUS_TIMEOUT)
-      continue;
-    if (st != AMQP_STATUS_OK) {
-      snprintf(err, cap, "waiting for confirms: %s", amqp_error_string2(st));
-      rc = MR_EIO;
-      break;
-    }
-    if (f.frame_type != AMQP_FRAME_METHOD)
-      continue;
-    switch (f.payload.method.id) {
-    case AMQP_BASIC_ACK_METHOD: {
-      amqp_basic_ack_t *a = f.payload.method.decoded;
-      pending -= resolve(p, n, a->delivery_tag, a->multiple, 0);
-      break;
-    }
-    case AMQP_BASIC_NACK_METHOD: {
-      amqp_basic_nack_t *a = f.payload.method.decoded;
-      pending -= resolve(p, n, a->delivery_tag, a->multiple, MR_EIO);
-      break;
-    }
-    case AMQP_CHANNEL_CLOSE_METHOD: {
-      amqp_channel_close_t *m = f.payload.method.decoded;
-      snprintf(err, cap, "channel closed by the broker: %d %.*s", m->reply_code,
-               (int)m->reply_text.len, (const char *)m->reply_text.bytes);
-      rc = MR_EIO;
-      break;
-    }
-    case AMQP_CONNECTION_CLOSE_METHOD: {
-      amqp_connection_close_t *m = f.payload.method.decoded;
-      snprintf(err, cap, "connection closed by the broker: %d %.*s", m->reply_code,
-               (int)m->reply_text.len, (const char *)m->reply_text.bytes);
-      rc = MR_EIO;
-      break;
-    }
-    default:
-      break;
-    }
-  }
-  amqp_maybe_release_buffers(p->conn);
-  for (int i = 0; i < n; i++) {
-    amqpp_item *it = p->batch[i];
-    if (!it->done) {
-      it->cb(it->arg, MR_EIO);
-      atomic_fetch_add(&p->n_failed, 1);
-    }
-    free(it);
-  }
-  return rc;
+  return 0;
 }
 
-/* Idle check: reads whatever the broker sent (heartbeats are answered inside rabbitmq-c);
- * returns MR_EIO when the connection is gone or being closed. */
-static int poll_conn(amqpp *p, char *err, size_t cap) {
+/* Reads every frame already available (none blocks): confirms resolve in-flight messages.
+ * Returns 0, or MR_EIO when the connection is gone or closed by the broker. */
+static int read_frames(amqpp *p, char *err, size_t cap) {
   for (;;) {
     struct timeval tv = {0, 0};
     amqp_frame_t f;
@@ -344,12 +308,89 @@ static int poll_conn(amqpp *p, char *err, size_t cap) {
       snprintf(err, cap, "connection lost: %s", amqp_error_string2(st));
       return MR_EIO;
     }
-    if (f.frame_type == AMQP_FRAME_METHOD && (f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD ||
-                                              f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD)) {
-      snprintf(err, cap, "the broker closed the connection");
+    if (f.frame_type != AMQP_FRAME_METHOD)
+      continue;
+    switch (f.payload.method.id) {
+    case AMQP_BASIC_ACK_METHOD: {
+      amqp_basic_ack_t *a = f.payload.method.decoded;
+      resolve(p, a->delivery_tag, a->multiple, 0);
+      break;
+    }
+    case AMQP_BASIC_NACK_METHOD: {
+      amqp_basic_nack_t *a = f.payload.method.decoded;
+      resolve(p, a->delivery_tag, a->multiple, MR_EIO);
+      break;
+    }
+    case AMQP_CHANNEL_CLOSE_METHOD: {
+      amqp_channel_close_t *m = f.payload.method.decoded;
+      snprintf(err, cap, "channel closed by the broker: %d %.*s", m->reply_code,
+               (int)m->reply_text.len, (const char *)m->reply_text.bytes);
       return MR_EIO;
     }
+    case AMQP_CONNECTION_CLOSE_METHOD: {
+      amqp_connection_close_t *m = f.payload.method.decoded;
+      snprintf(err, cap, "connection closed by the broker: %d %.*s", m->reply_code,
+               (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+      return MR_EIO;
+    }
+    default:
+      break;
+    }
   }
+}
+
+/* Sleeps until the broker sent something, a message was queued (or stop asked), or timeout_ms
+ * passed. */
+static void wait_io(amqpp *p, int timeout_ms) {
+  if (amqp_frames_enqueued(p->conn) || amqp_data_in_buffer(p->conn))
+    return;
+  struct pollfd fds[2] = {{amqp_get_sockfd(p->conn), POLLIN, 0}, {p->wake_fd, POLLIN, 0}};
+  if (poll(fds, 2, timeout_ms) > 0 && (fds[1].revents & POLLIN)) {
+    uint64_t v;
+    ssize_t got = read(p->wake_fd, &v, sizeof(v)); /* resets the eventfd */
+    (void)got;
+  }
+}
+
+/* One turn of the connected publisher (called without the mutex): publishes what is queued
+ * while there is room in flight, reads confirms, and waits for more. Returns MR_EIO when the
+ * connection must be dropped (the in-flight messages are failed by the caller). */
+static int publish_turn(amqpp *p, char *err, size_t cap) {
+  pthread_mutex_lock(&p->mu);
+  amqpp_item *chain = NULL, **link = &chain;
+  int room = p->o.max_batch - p->n_flight, took = 0;
+  while (p->head && took < room) {
+    amqpp_item *it = p->head;
+    p->head = it->next;
+    *link = it;
+    link = &it->next;
+    it->next = NULL;
+    took++;
+    p->nqueued--;
+  }
+  if (!p->head)
+    p->tail = NULL;
+  int more = p->head != NULL, stop = p->stop;
+  pthread_mutex_unlock(&p->mu);
+  if (chain && publish_items(p, chain, err, cap))
+    return MR_EIO;
+  if (read_frames(p, err, cap))
+    return MR_EIO;
+  if (p->n_flight && now_s() - p->batch[0]->t_pub > p->o.confirm_timeout_s) {
+    snprintf(err, cap, "no publisher confirm within %.1f s", p->o.confirm_timeout_s);
+    return MR_EIO; /* the tags of a late ack would be ambiguous: start a fresh channel */
+  }
+  if (stop || (more && p->n_flight < p->o.max_batch))
+    return 0;
+  /* confirms pending: wake on the broker or on new messages; idle: heartbeats every 200 ms */
+  int ms = AMQPP_IDLE_POLL_MS;
+  if (p->n_flight) {
+    double left = p->batch[0]->t_pub + p->o.confirm_timeout_s - now_s();
+    ms = left <= 0 ? 0 : (int)(left * 1e3) + 1;
+  }
+  wait_io(p, ms);
+  amqp_maybe_release_buffers(p->conn);
+  return 0;
 }
 
 static void timed_wait(amqpp *p, double seconds) {
@@ -395,35 +436,25 @@ static void *publisher_main(void *arg) {
       }
       continue;
     }
-    if (!p->head) {
-      timed_wait(p, AMQPP_IDLE_POLL_MS * 1e-3);
-      if (!p->head && !p->stop) {
-        pthread_mutex_unlock(&p->mu);
-        if (poll_conn(p, err, sizeof(err)) != 0) {
-          drop_conn(p);
-          set_state(p, 0, "%s", err);
-        }
-        pthread_mutex_lock(&p->mu);
-      }
-      continue;
-    }
-    int n = 0;
-    while (p->head && n < p->o.max_batch) {
-      amqpp_item *it = p->head;
-      p->head = it->next;
-      it->next = NULL;
-      p->batch[n++] = it;
-      p->nqueued--;
-    }
-    if (!p->head)
-      p->tail = NULL;
     pthread_mutex_unlock(&p->mu);
-    if (publish_batch(p, n, err, sizeof(err)) != 0) {
+    if (publish_turn(p, err, sizeof(err)) != 0) {
+      fail_flight(p);
       drop_conn(p);
       set_state(p, 0, "%s", err);
     }
     pthread_mutex_lock(&p->mu);
   }
+  /* stopping: what is in flight gets its confirms for up to confirm_timeout_s */
+  pthread_mutex_unlock(&p->mu);
+  double until = now_s() + p->o.confirm_timeout_s;
+  while (p->conn && p->n_flight && now_s() < until) {
+    if (read_frames(p, err, sizeof(err)))
+      break;
+    if (p->n_flight)
+      wait_io(p, 10);
+  }
+  fail_flight(p);
+  pthread_mutex_lock(&p->mu);
   amqpp_item *it = p->head;
   p->head = p->tail = NULL;
   p->nqueued = 0;
@@ -452,7 +483,8 @@ int amqpp_create(const amqpp_opts *o, amqpp **out) {
   p->url_buf = strdup(o->url);
   p->queue = strdup(o->queue);
   p->batch = calloc((size_t)o->max_batch, sizeof(*p->batch));
-  if (!p->url_buf || !p->queue || !p->batch)
+  p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (!p->url_buf || !p->queue || !p->batch || p->wake_fd < 0)
     goto fail_nomem;
   amqp_default_connection_info(&p->info);
   if (amqp_parse_url(p->url_buf, &p->info) != AMQP_STATUS_OK)
@@ -478,12 +510,15 @@ int amqpp_create(const amqpp_opts *o, amqpp **out) {
   *out = p;
   return 0;
 fail_inval:
+  close(p->wake_fd);
   free(p->batch);
   free(p->queue);
   free(p->url_buf);
   free(p);
   return MR_EINVAL;
 fail_nomem:
+  if (p->wake_fd >= 0)
+    close(p->wake_fd);
   free(p->batch);
   free(p->queue);
   free(p->url_buf);
@@ -518,6 +553,9 @@ int amqpp_publish(amqpp *p, const void *body, size_t len, amqpp_result_fn cb, vo
   p->nqueued++;
   pthread_cond_signal(&p->cv);
   pthread_mutex_unlock(&p->mu);
+  uint64_t one = 1;
+  ssize_t put = write(p->wake_fd, &one, sizeof(one)); /* the thread may sit in poll() */
+  (void)put;
   return 0;
 }
 
@@ -546,6 +584,9 @@ void amqpp_stop(amqpp *p) {
   p->joined = 1;
   pthread_cond_signal(&p->cv);
   pthread_mutex_unlock(&p->mu);
+  uint64_t one = 1;
+  ssize_t put = write(p->wake_fd, &one, sizeof(one));
+  (void)put;
   if (join)
     pthread_join(p->thread, NULL);
 }
@@ -556,6 +597,7 @@ void amqpp_free(amqpp *p) {
   amqpp_stop(p);
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv);
+  close(p->wake_fd);
   free(p->batch);
   free(p->queue);
   free(p->url_buf);

@@ -26,7 +26,7 @@ typedef struct amqpp_opts {
   double connect_timeout_s; /* TCP connect, handshake and RPCs; default 2 */
   double backoff_min_s;     /* reconnect delay doubles from this ... default 0.2 */
   double backoff_max_s;     /* ... up to this; default 2 */
-  int max_batch;            /* messages published before waiting for their confirms; default 256 */
+  int max_batch;            /* messages in flight (published, confirm pending); default 256 */
   size_t max_queued;        /* queued messages beyond this are refused; default 100000 */
   amqpp_state_fn on_state;  /* may be NULL */
   void *state_user;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/mr_error.h"
+#include "models/embed.h"
 #include "models/model_ops.h"
 #include "models/modelfile.h"
 
@@ -596,6 +597,41 @@ static int content_movie_tokens(const mr_dataset *ds, const content_opts *o, con
   return MR_OK;
 }
 
+int content_docs_build(const mr_dataset *ds, const content_opts *o, content_docs **out) {
+  content_tokbuf b = {0};
+  content_docs *d = NULL;
+  int rc = MR_ENOMEM;
+  if (!ds || !o || ds->n_movies < 0)
+    return MR_EINVAL;
+  if (!(d = calloc(1, sizeof(*d))) ||
+      !(d->ptr = malloc(((size_t)ds->n_movies + 1) * sizeof(int64_t))))
+    goto fail;
+  d->ptr[0] = 0;
+  if ((rc = content_movie_tokens(ds, o, &b, d->ptr)))
+    goto fail;
+  d->n_docs = ds->n_movies;
+  d->tok = b.tok;
+  d->w = b.w;
+  *out = d;
+  return MR_OK;
+fail:
+  content_tokbuf_free(&b);
+  content_docs_free(d);
+  return rc;
+}
+
+void content_docs_free(content_docs *d) {
+  if (!d)
+    return;
+  if (d->tok)
+    for (int64_t k = 0; k < d->ptr[d->n_docs]; k++)
+      free(d->tok[k]);
+  free(d->tok);
+  free(d->w);
+  free(d->ptr);
+  free(d);
+}
+
 /* ---- model ---- */
 
 static int content_alloc(int32_t n_items, int32_t n_users, int d, content_model **out) {
@@ -625,59 +661,9 @@ void content_free(content_model *m) {
   free(m);
 }
 
-static void content_normalize(float *x, int d) {
-  double s = 0;
-  for (int j = 0; j < d; j++)
-    s += (double)x[j] * x[j];
-  if (s > 0) {
-    float inv = (float)(1.0 / sqrt(s));
-    for (int j = 0; j < d; j++)
-      x[j] *= inv;
-  }
-}
-
-/* Profile of a history (weights per wmode), normalized; zeros when nothing usable. */
-static void content_profile(const content_model *m, const int32_t *items, const float *ratings,
-                            int n, float *prof) {
-  int d = m->d;
-  double mean = 0;
-  int used = 0;
-  memset(prof, 0, (size_t)d * sizeof(float));
-  for (int j = 0; j < n; j++)
-    if (items[j] >= 0 && items[j] < m->n_items) {
-      mean += ratings[j];
-      used++;
-    }
-  if (!used)
-    return;
-  mean /= used;
-  double norm = 0;
-  for (int pass = 0; pass < 2; pass++) {
-    for (int j = 0; j < n; j++) {
-      if (items[j] < 0 || items[j] >= m->n_items)
-        continue;
-      float w = 1.0f;
-      if (pass == 0 && m->o.wmode == 0)
-        w = (float)(ratings[j] - mean);
-      else if (pass == 0 && m->o.wmode == 1)
-        w = ratings[j] - 2.5f;
-      cblas_saxpy(d, w, m->emb + (size_t)items[j] * d, 1, prof, 1);
-    }
-    norm = 0;
-    for (int k = 0; k < d; k++)
-      norm += (double)prof[k] * prof[k];
-    /* a user who rated everything alike has no centered signal: fall back to the plain sum */
-    if (norm > 1e-12)
-      break;
-    memset(prof, 0, (size_t)d * sizeof(float));
-  }
-  content_normalize(prof, d);
-}
-
 int content_fit(const content_opts *o, const rec_train_data *d, content_model **out) {
   const mr_dataset *ds = d->ds;
-  content_tokbuf b = {0};
-  int64_t *tok_ptr = NULL;
+  content_docs *docs = NULL;
   content_tfidf *t = NULL;
   content_model *m = NULL;
   int rc;
@@ -685,16 +671,13 @@ int content_fit(const content_opts *o, const rec_train_data *d, content_model **
       ds->n_movies <= 0)
     return MR_EINVAL;
   int dim = o->dim < ds->n_movies ? o->dim : ds->n_movies;
-  tok_ptr = malloc(((size_t)ds->n_movies + 1) * sizeof(int64_t));
-  if (!tok_ptr)
-    return MR_ENOMEM;
-  if ((rc = content_movie_tokens(ds, o, &b, tok_ptr)))
+  if ((rc = content_docs_build(ds, o, &docs)))
     goto fail;
-  if ((rc = content_tfidf_build(ds->n_movies, tok_ptr, (const char *const *)b.tok, b.w, o->min_df,
-                                &t)))
+  if ((rc = content_tfidf_build(docs->n_docs, docs->ptr, (const char *const *)docs->tok, docs->w,
+                                o->min_df, &t)))
     goto fail;
-  content_tokbuf_free(&b);
-  memset(&b, 0, sizeof(b));
+  content_docs_free(docs);
+  docs = NULL;
   if ((rc = content_alloc(ds->n_movies, d->ui->n_rows, dim, &m)))
     goto fail;
   m->o = *o;
@@ -703,22 +686,20 @@ int content_fit(const content_opts *o, const rec_train_data *d, content_model **
                         m->sigma)))
     goto fail;
   for (int32_t i = 0; i < m->n_items; i++)
-    content_normalize(m->emb + (size_t)i * dim, dim);
+    embed_normalize(m->emb + (size_t)i * dim, dim);
 #pragma omp parallel for schedule(dynamic, 32)
   for (int32_t u = 0; u < m->n_users; u++) {
     int64_t s = d->ui->indptr[u], e = d->ui->indptr[u + 1];
-    content_profile(m, d->ui->indices + s, d->ui->values + s, (int)(e - s),
-                    m->profiles + (size_t)u * dim);
+    embed_profile(m->emb, m->n_items, dim, (embed_wmode)m->o.wmode, d->ui->indices + s,
+                  d->ui->values + s, (int)(e - s), m->profiles + (size_t)u * dim);
   }
   content_tfidf_free(t);
-  free(tok_ptr);
   *out = m;
   return MR_OK;
 fail:
-  content_tokbuf_free(&b);
+  content_docs_free(docs);
   content_tfidf_free(t);
   content_free(m);
-  free(tok_ptr);
   return rc;
 }
 
@@ -732,15 +713,10 @@ const float *content_item_embeddings(const content_model *m, int *d) {
   return m->emb;
 }
 
-static void content_score_vector(const content_model *m, const float *prof, float *scores) {
-  cblas_sgemv(CblasRowMajor, CblasNoTrans, m->n_items, m->d, 1.0f, m->emb, m->d, prof, 1, 0.0f,
-              scores, 1);
-}
-
 int content_score_user(const content_model *m, int32_t user, float *scores) {
   if (user < 0 || user >= m->n_users)
     return MR_ERANGE;
-  content_score_vector(m, m->profiles + (size_t)user * m->d, scores);
+  embed_scores(m->emb, m->n_items, m->d, m->profiles + (size_t)user * m->d, scores);
   return MR_OK;
 }
 
@@ -751,32 +727,15 @@ int content_score_history(const content_model *m, const int32_t *items, const fl
   float *prof = malloc((size_t)m->d * sizeof(float));
   if (!prof)
     return MR_ENOMEM;
-  content_profile(m, items, ratings, n, prof);
-  content_score_vector(m, prof, scores);
+  embed_profile(m->emb, m->n_items, m->d, (embed_wmode)m->o.wmode, items, ratings, n, prof);
+  embed_scores(m->emb, m->n_items, m->d, prof, scores);
   free(prof);
   return MR_OK;
 }
 
 int content_similar(const content_model *m, int32_t item, int n, int32_t *out_items,
                     float *out_scores) {
-  if (item < 0 || item >= m->n_items || n < 0)
-    return MR_EINVAL;
-  if (n == 0)
-    return 0;
-  float *scores = malloc((size_t)m->n_items * sizeof(float));
-  float *ts = out_scores ? out_scores : malloc((size_t)n * sizeof(float));
-  uint8_t *ex = calloc((size_t)m->n_items, 1);
-  int count = MR_ENOMEM;
-  if (scores && ts && ex) {
-    content_score_vector(m, m->emb + (size_t)item * m->d, scores);
-    ex[item] = 1;
-    count = rec_top_n(scores, m->n_items, ex, n, out_items, ts);
-  }
-  free(scores);
-  free(ex);
-  if (ts != out_scores)
-    free(ts);
-  return count;
+  return embed_similar(m->emb, m->n_items, m->d, item, n, out_items, out_scores);
 }
 
 int content_save(const content_model *m, const char *path) {
@@ -894,12 +853,14 @@ static int content_reg_item_embeddings(const void *state, const float **emb, int
   return MR_OK;
 }
 
-const rec_ops rec_content_ops = {"content",
-                                 content_reg_fit,
-                                 content_reg_score_user,
-                                 content_reg_score_history,
-                                 content_reg_save,
-                                 content_reg_load,
-                                 content_reg_n_items,
-                                 content_reg_free,
-                                 content_reg_item_embeddings};
+const rec_ops rec_content_ops = {
+    .kind = "content",
+    .fit = content_reg_fit,
+    .score_user = content_reg_score_user,
+    .score_history = content_reg_score_history,
+    .save = content_reg_save,
+    .load = content_reg_load,
+    .n_items = content_reg_n_items,
+    .free = content_reg_free,
+    .item_embeddings = content_reg_item_embeddings,
+};

@@ -70,6 +70,21 @@ int content_similar(const content_model *m, int32_t item, int n, int32_t *out_it
 int content_save(const content_model *m, const char *path);
 int content_load(const char *path, content_model **out, char *err, size_t errlen);
 
+/* Each movie's terms as described above (field prefix, description words in text order, then
+ * directors, cast, writers, age rating), with their field weights; terms of a zero-weight field
+ * are left out. Shared with the semantic model, which reads the same text. */
+typedef struct content_docs {
+  int32_t n_docs; /* ds->n_movies */
+  int64_t *ptr;   /* n_docs + 1: movie j has terms tok[ptr[j] .. ptr[j+1]) */
+  char **tok;     /* NUL-terminated terms, owned */
+  float *w;       /* field weight of each term */
+} content_docs;
+
+/* Builds the terms of every movie of ds under o (cast_n and the field weights are used).
+ * *out is owned by the caller; free with content_docs_free (NULL is fine). */
+int content_docs_build(const mr_dataset *ds, const content_opts *o, content_docs **out);
+void content_docs_free(content_docs *d);
+
 /* ---- internals exposed for tests ---- */
 
 /* A sparse TF-IDF matrix (docs x terms, CSR with sorted columns, L2-normalized rows) and its

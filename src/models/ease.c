@@ -9,6 +9,7 @@
 #include "core/mr_error.h"
 #include "models/model_ops.h"
 #include "models/modelfile.h"
+#include "models/user_rows.h"
 
 struct ease_model {
   ease_opts opts;
@@ -17,6 +18,7 @@ struct ease_model {
   int64_t *indptr; /* n_users + 1: the training rows, kept so training users can be scored */
   int32_t *indices;
   float *ratings;
+  float *user_rows; /* n_users x n_items scores of the training users, on load (may be NULL) */
 };
 
 void ease_opts_default(ease_opts *o) {
@@ -31,6 +33,7 @@ void ease_free(ease_model *m) {
   free(m->indptr);
   free(m->indices);
   free(m->ratings);
+  free(m->user_rows);
   free(m);
 }
 
@@ -166,14 +169,70 @@ static void ease_accumulate(const ease_model *m, const int32_t *items, const flo
   }
 }
 
+/* The same sums as ease_accumulate, at a few items: a strided walk down B's columns. */
+static void ease_accumulate_at(const ease_model *m, const int32_t *hist, const float *ratings,
+                               int64_t n_h, const int32_t *items, int n, float *out) {
+  const size_t ni = (size_t)m->n_items;
+  for (int c = 0; c < n; c++)
+    out[c] = 0.0f;
+  for (int64_t k = 0; k < n_h; k++) {
+    float w = m->opts.weighting ? ratings[k] : 1.0f;
+    const float *bi = m->b + (size_t)hist[k] * ni;
+    for (int c = 0; c < n; c++)
+      out[c] += w * bi[items[c]];
+  }
+}
+
+int ease_score_items(const ease_model *m, int32_t user, const int32_t *hist, const float *ratings,
+                     int n_h, const int32_t *items, int n, float *out, float *scratch) {
+  if (!m || !out || n < 0 || (n > 0 && !items))
+    return MR_EINVAL;
+  for (int c = 0; c < n; c++)
+    if (items[c] < 0 || items[c] >= m->n_items)
+      return MR_ERANGE;
+  if (user >= 0) {
+    if (user >= m->n_users)
+      return MR_ERANGE;
+    if (m->user_rows) {
+      const float *row = m->user_rows + (size_t)user * (size_t)m->n_items;
+      for (int c = 0; c < n; c++)
+        out[c] = row[items[c]];
+      return MR_OK;
+    }
+    int64_t b = m->indptr[user], e = m->indptr[user + 1];
+    ease_accumulate_at(m, m->indices + b, m->ratings + b, e - b, items, n, out);
+    return MR_OK;
+  }
+  (void)scratch; /* a few columns cost less than whole rows */
+  if (n_h < 0 || (n_h > 0 && !hist) || (n_h > 0 && m->opts.weighting && !ratings))
+    return MR_EINVAL;
+  for (int k = 0; k < n_h; k++) {
+    if (hist[k] < 0 || hist[k] >= m->n_items)
+      return MR_ERANGE;
+    if (m->opts.weighting && !isfinite(ratings[k]))
+      return MR_EINVAL;
+  }
+  ease_accumulate_at(m, hist, ratings, n_h, items, n, out);
+  return MR_OK;
+}
+
 int ease_score_user(const ease_model *m, int32_t user, float *scores) {
   if (!m || !scores)
     return MR_EINVAL;
   if (user < 0 || user >= m->n_users)
     return MR_ERANGE;
+  if (m->user_rows) {
+    memcpy(scores, m->user_rows + (size_t)user * (size_t)m->n_items,
+           (size_t)m->n_items * sizeof(float));
+    return MR_OK;
+  }
   int64_t b = m->indptr[user], e = m->indptr[user + 1];
   ease_accumulate(m, m->indices + b, m->ratings + b, e - b, scores);
   return MR_OK;
+}
+
+static int ease_score_row(const void *m, int32_t user, float *scores) {
+  return ease_score_user(m, user, scores);
 }
 
 int ease_score_history(const ease_model *m, const int32_t *items, const float *ratings, int n,
@@ -265,6 +324,9 @@ int ease_load(const char *path, ease_model **out, char *err, size_t errlen) {
   memcpy(m->indices, items, ic * sizeof(int32_t));
   memcpy(m->ratings, ratings, ic * sizeof(float));
   mf_close(f);
+  f = NULL;
+  if ((rc = urows_build(m, ease_score_row, m->n_users, m->n_items, &m->user_rows)))
+    goto fail;
   *out = m;
   return MR_OK;
 fail:
@@ -318,6 +380,12 @@ static void ease_reg_free(void *state) {
 }
 
 /* designated initializers: optional fields added to rec_ops later stay NULL */
+static int ease_reg_score_items(const void *state, int32_t user, const int32_t *hist,
+                                const float *ratings, int n_h, const int32_t *items, int n,
+                                float *out, float *scratch) {
+  return ease_score_items(state, user, hist, ratings, n_h, items, n, out, scratch);
+}
+
 const rec_ops rec_ease_ops = {
     .kind = "ease",
     .fit = ease_reg_fit,
@@ -327,4 +395,5 @@ const rec_ops rec_ease_ops = {
     .load = ease_reg_load,
     .n_items = ease_reg_n_items,
     .free = ease_reg_free,
+    .score_items = ease_reg_score_items,
 };

@@ -42,10 +42,16 @@ int ease_score_user(const ease_model *m, int32_t user, float *scores);
 int ease_score_history(const ease_model *m, const int32_t *items, const float *ratings, int n,
                        float *scores);
 
+/* Scores of items[0..n) only, equal to ease_score_user (user >= 0) or ease_score_history
+ * (user < 0, the history hist/ratings/n_h) at those items. */
+int ease_score_items(const ease_model *m, int32_t user, const int32_t *hist, const float *ratings,
+                     int n_h, const int32_t *items, int n, float *out, float *scratch);
+
 /* Saves through modelfile, kind "ease": B (f32), user rows (i32 indptr/indices, f32 ratings) and
  * the options. The number of stored ratings must fit in int32. */
 int ease_save(const ease_model *m, const char *path);
-/* Loads and verifies a file written by ease_save; everything is copied out of the mapping.
+/* Loads and verifies a file written by ease_save; everything is copied out of the mapping, and
+ * the training users' score rows are computed for serving (models/user_rows.h).
  * err (may be NULL) gets a message on failure. *out is owned by the caller. */
 int ease_load(const char *path, ease_model **out, char *err, size_t errlen);
 

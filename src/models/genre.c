@@ -195,20 +195,21 @@ static void genre_history_lift(const genre_model *m, const int32_t *items, const
 }
 
 /* score = WR * (1 + count)^pop * A^beta, A = mean lift over the movie's genres. */
+static float genre_item_score(const genre_model *m, const float *lift, int32_t i) {
+  uint32_t gm = (uint32_t)m->item_genres[i] & (m->n_genres < 32 ? (1u << m->n_genres) - 1 : ~0u);
+  double a = 0;
+  int k = 0;
+  for (; gm; gm &= gm - 1, k++)
+    a += lift[__builtin_ctz(gm)];
+  a = k ? a / k : 1.0;
+  /* beta is 1 in every configuration we ship: skip pow's cost there */
+  double lift_a = m->o.beta == 1.0 ? a : pow(a, m->o.beta);
+  return (float)(m->quality[i] * m->boost[i] * lift_a);
+}
+
 static void genre_score_lift(const genre_model *m, const float *lift, float *scores) {
-  int G = m->n_genres;
-  for (int32_t i = 0; i < m->n_items; i++) {
-    uint32_t gm = (uint32_t)m->item_genres[i];
-    double a = 0;
-    int k = 0;
-    for (int g = 0; g < G; g++)
-      if (gm >> g & 1u) {
-        a += lift[g];
-        k++;
-      }
-    a = k ? a / k : 1.0;
-    scores[i] = (float)(m->quality[i] * m->boost[i] * pow(a, m->o.beta));
-  }
+  for (int32_t i = 0; i < m->n_items; i++)
+    scores[i] = genre_item_score(m, lift, i);
 }
 
 int genre_fit(const genre_opts *o, const rec_train_data *d, genre_model **out) {
@@ -326,6 +327,30 @@ int genre_score_history(const genre_model *m, const int32_t *items, const float 
   return MR_OK;
 }
 
+int genre_score_items(const genre_model *m, int32_t user, const int32_t *hist, const float *ratings,
+                      int n_h, const int32_t *items, int n, float *out) {
+  double acc[GENRE_MAX];
+  float own[GENRE_MAX];
+  const float *lift = own;
+  if (n < 0 || (n > 0 && (!items || !out)))
+    return MR_EINVAL;
+  if (user >= 0) {
+    if (user >= m->n_users)
+      return MR_ERANGE;
+    lift = m->user_lift + (size_t)user * m->n_genres;
+  } else {
+    if (n_h < 0 || (n_h > 0 && (!hist || !ratings)))
+      return MR_EINVAL;
+    genre_history_lift(m, hist, ratings, n_h, acc, own);
+  }
+  for (int c = 0; c < n; c++) {
+    if (items[c] < 0 || items[c] >= m->n_items)
+      return MR_ERANGE;
+    out[c] = genre_item_score(m, lift, items[c]);
+  }
+  return MR_OK;
+}
+
 int genre_score_genres(const genre_model *m, uint32_t genre_mask, float *scores) {
   for (int32_t i = 0; i < m->n_items; i++)
     scores[i] =
@@ -439,12 +464,21 @@ static void genre_reg_free(void *state) {
   genre_free(state);
 }
 
-const rec_ops rec_genre_ops = {"genre",
-                               genre_reg_fit,
-                               genre_reg_score_user,
-                               genre_reg_score_history,
-                               genre_reg_save,
-                               genre_reg_load,
-                               genre_reg_n_items,
-                               genre_reg_free,
-                               NULL};
+static int genre_reg_score_items(const void *state, int32_t user, const int32_t *hist,
+                                 const float *ratings, int n_h, const int32_t *items, int n,
+                                 float *out, float *scratch) {
+  (void)scratch;
+  return genre_score_items(state, user, hist, ratings, n_h, items, n, out);
+}
+
+const rec_ops rec_genre_ops = {
+    .kind = "genre",
+    .fit = genre_reg_fit,
+    .score_user = genre_reg_score_user,
+    .score_history = genre_reg_score_history,
+    .save = genre_reg_save,
+    .load = genre_reg_load,
+    .n_items = genre_reg_n_items,
+    .free = genre_reg_free,
+    .score_items = genre_reg_score_items,
+};

@@ -57,6 +57,10 @@ int genre_score_user(const genre_model *m, int32_t user, float *scores);
 /* scores[n_items] from a rating history (items/ratings of length n, n may be 0 = WR alone). */
 int genre_score_history(const genre_model *m, const int32_t *items, const float *ratings, int n,
                         float *scores);
+/* Scores of items[0..n) only, equal to genre_score_user (user >= 0) or genre_score_history
+ * (user < 0, the history hist/ratings/n_h) at those items. */
+int genre_score_items(const genre_model *m, int32_t user, const int32_t *hist, const float *ratings,
+                      int n_h, const int32_t *items, int n, float *out);
 /* Explicit genre choice for a user without ratings (bit g of genre_mask = genre g, u.genre
  * order): movies with at least one chosen genre come first, each group ordered by WR:
  * score = WR + 10 * [movie has a chosen genre] (no popularity boost: the cold-start

@@ -9,6 +9,7 @@
 #include "core/mr_error.h"
 #include "models/model_ops.h"
 #include "models/modelfile.h"
+#include "models/user_rows.h"
 
 struct itemknn_model {
   itemknn_opts opts;
@@ -20,6 +21,7 @@ struct itemknn_model {
   int64_t *indptr; /* n_users + 1: the training rows, kept so training users can be scored */
   int32_t *indices;
   float *ratings;
+  float *user_rows; /* n_users x n_items scores of the training users, on load (may be NULL) */
 };
 
 /* A candidate neighbour during selection. */
@@ -43,6 +45,7 @@ void itemknn_free(itemknn_model *m) {
   free(m->indptr);
   free(m->indices);
   free(m->ratings);
+  free(m->user_rows);
   free(m);
 }
 
@@ -293,8 +296,38 @@ int itemknn_score_user(const itemknn_model *m, int32_t user, float *scores) {
     return MR_EINVAL;
   if (user < 0 || user >= m->n_users)
     return MR_ERANGE;
+  if (m->user_rows) {
+    memcpy(scores, m->user_rows + (size_t)user * (size_t)m->n_items,
+           (size_t)m->n_items * sizeof(float));
+    return MR_OK;
+  }
   int64_t b = m->indptr[user], e = m->indptr[user + 1];
   knn_accumulate(m, m->indices + b, m->ratings + b, e - b, scores);
+  return MR_OK;
+}
+
+static int knn_score_row(const void *m, int32_t user, float *scores) {
+  return itemknn_score_user(m, user, scores);
+}
+
+int itemknn_score_items(const itemknn_model *m, int32_t user, const int32_t *hist,
+                        const float *ratings, int n_h, const int32_t *items, int n, float *out,
+                        float *scratch) {
+  if (!m || !out || !scratch || n < 0 || (n > 0 && !items))
+    return MR_EINVAL;
+  if (user >= 0 && user < m->n_users && m->user_rows) {
+    const float *row = m->user_rows + (size_t)user * (size_t)m->n_items;
+    for (int c = 0; c < n; c++)
+      out[c] = row[items[c]];
+    return MR_OK;
+  }
+  /* neighbour lists scatter over every item: score them all, then pick */
+  int rc = user >= 0 ? itemknn_score_user(m, user, scratch)
+                     : itemknn_score_history(m, hist, ratings, n_h, scratch);
+  if (rc)
+    return rc;
+  for (int c = 0; c < n; c++)
+    out[c] = scratch[items[c]];
   return MR_OK;
 }
 
@@ -403,6 +436,9 @@ int itemknn_load(const char *path, itemknn_model **out, char *err, size_t errlen
   memcpy(m->indices, items, ic * sizeof(int32_t));
   memcpy(m->ratings, ratings, ic * sizeof(float));
   mf_close(f);
+  f = NULL;
+  if ((rc = urows_build(m, knn_score_row, m->n_users, m->n_items, &m->user_rows)))
+    goto fail;
   *out = m;
   return MR_OK;
 fail:
@@ -457,6 +493,12 @@ static void itemknn_reg_free(void *state) {
 }
 
 /* designated initializers: optional fields added to rec_ops later stay NULL */
+static int knn_reg_score_items(const void *state, int32_t user, const int32_t *hist,
+                               const float *ratings, int n_h, const int32_t *items, int n,
+                               float *out, float *scratch) {
+  return itemknn_score_items(state, user, hist, ratings, n_h, items, n, out, scratch);
+}
+
 const rec_ops rec_itemknn_ops = {
     .kind = "itemknn",
     .fit = itemknn_reg_fit,
@@ -466,4 +508,5 @@ const rec_ops rec_itemknn_ops = {
     .load = itemknn_reg_load,
     .n_items = itemknn_reg_n_items,
     .free = itemknn_reg_free,
+    .score_items = knn_reg_score_items,
 };

@@ -49,6 +49,12 @@ int itemknn_score_user(const itemknn_model *m, int32_t user, float *scores);
 int itemknn_score_history(const itemknn_model *m, const int32_t *items, const float *ratings, int n,
                           float *scores);
 
+/* Scores of items[0..n) only, equal to itemknn_score_user (user >= 0) or
+ * itemknn_score_history (user < 0) at those items; scratch has n_items floats. */
+int itemknn_score_items(const itemknn_model *m, int32_t user, const int32_t *hist,
+                        const float *ratings, int n_h, const int32_t *items, int n, float *out,
+                        float *scratch);
+
 /* Saves through modelfile, kind "itemknn": neighbour indexes (i32, n_items x K, -1 padded),
  * similarities (f32), counts, user rows and options. */
 int itemknn_save(const itemknn_model *m, const char *path);

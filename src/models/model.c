@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/mr_error.h"
+#include "core/mr_sort.h"
 #include "models/model_ops.h"
 #include "models/modelfile.h"
 #include <stdarg.h>
@@ -101,33 +102,30 @@ void rec_set_err(char *err, size_t errlen, const char *fmt, ...) {
 
 int rec_top_n(const float *scores, int32_t n_items, const uint8_t *exclude, int n, int32_t *top,
               float *top_scores) {
-  /* partial insertion into a sorted buffer: n is small (10-500) next to n_items */
-  int count = 0;
+  /* packed (score, index) keys: select the n smallest, then sort just those */
+  uint64_t stack[4096];
+  uint64_t *keys =
+      (size_t)n_items * 2 <= 4096 ? stack : malloc((size_t)n_items * 2 * sizeof(uint64_t));
+  if (!keys || n <= 0)
+    return 0;
+  size_t m = 0;
   for (int32_t i = 0; i < n_items; i++) {
-    if (exclude && exclude[i])
-      continue;
     float s = scores[i];
-    if (s != s) /* NaN never ranks */
+    if ((exclude && exclude[i]) || s != s) /* NaN never ranks */
       continue;
-    if (count == n && !(s > (top_scores ? top_scores[n - 1] : scores[top[n - 1]])))
-      continue;
-    int pos = count < n ? count : n - 1;
-    while (pos > 0) {
-      float prev = top_scores ? top_scores[pos - 1] : scores[top[pos - 1]];
-      if (prev >= s) /* ties keep the lower index first */
-        break;
-      top[pos] = top[pos - 1];
-      if (top_scores)
-        top_scores[pos] = top_scores[pos - 1];
-      pos--;
-    }
-    top[pos] = i;
-    if (top_scores)
-      top_scores[pos] = s;
-    if (count < n)
-      count++;
+    keys[m++] = mr_rank_key(s, (uint32_t)i);
   }
-  return count;
+  size_t k = (size_t)n < m ? (size_t)n : m;
+  mr_select_rank_keys(keys, m, k);
+  mr_sort_rank_keys(keys, k, keys + n_items);
+  for (size_t j = 0; j < k; j++) {
+    top[j] = (int32_t)mr_rank_key_index(keys[j]);
+    if (top_scores)
+      top_scores[j] = scores[top[j]];
+  }
+  if (keys != stack)
+    free(keys);
+  return (int)k;
 }
 
 /* ---- registry ---- */
@@ -142,6 +140,7 @@ extern const rec_ops rec_genre_ops;
 extern const rec_ops rec_content_ops;
 extern const rec_ops rec_ease_ops;
 extern const rec_ops rec_itemknn_ops;
+extern const rec_ops rec_semantic_ops;
 
 /* clang-format off */
 static const rec_ops *const rec_registry[] = {
@@ -154,6 +153,7 @@ static const rec_ops *const rec_registry[] = {
     &rec_content_ops,
     &rec_ease_ops,
     &rec_itemknn_ops,
+    &rec_semantic_ops,
 };
 /* clang-format on */
 #define REC_N_KINDS (sizeof(rec_registry) / sizeof(rec_registry[0]))
@@ -227,6 +227,28 @@ int rec_score_history(const rec_model *m, const int32_t *items, const float *rat
   if (n < 0 || (n > 0 && (!items || !ratings)))
     return MR_EINVAL;
   return m->ops->score_history(m->state, items, ratings, n, scores);
+}
+
+int rec_score_items(const rec_model *m, int32_t user, const int32_t *h_items,
+                    const float *h_ratings, int n_h, const int32_t *items, int n, float *out,
+                    float *scratch) {
+  int32_t ni = m->ops->n_items(m->state);
+  if (n < 0 || (n > 0 && (!items || !out)) || n_h < 0 || (user < 0 && n_h > 0 && !h_items))
+    return MR_EINVAL;
+  for (int k = 0; k < n; k++)
+    if (items[k] < 0 || items[k] >= ni)
+      return MR_ERANGE;
+  if (!scratch)
+    return MR_EINVAL;
+  if (m->ops->score_items)
+    return m->ops->score_items(m->state, user, h_items, h_ratings, n_h, items, n, out, scratch);
+  int rc = user >= 0 ? rec_score_user(m, user, scratch)
+                     : rec_score_history(m, h_items, h_ratings, n_h, scratch);
+  if (rc)
+    return rc;
+  for (int k = 0; k < n; k++)
+    out[k] = scratch[items[k]];
+  return MR_OK;
 }
 
 int rec_save(const rec_model *m, const char *path) {

@@ -55,6 +55,14 @@ int rec_score_user(const rec_model *m, int32_t user, float *scores);
 int rec_score_history(const rec_model *m, const int32_t *items, const float *ratings, int n,
                       float *scores);
 
+/* Scores of items[0..n) only, as rec_score_user (user >= 0) or rec_score_history (user < 0:
+ * h_items/h_ratings/n_h) would give them at those items: kinds that can score a few items
+ * cheaply do so; the others score every item into scratch (n_items floats, the caller's) and
+ * pick. For features of a few candidates. */
+int rec_score_items(const rec_model *m, int32_t user, const int32_t *h_items,
+                    const float *h_ratings, int n_h, const int32_t *items, int n, float *out,
+                    float *scratch);
+
 /* Saves to path / loads from path (the kind is read from the file). */
 int rec_save(const rec_model *m, const char *path);
 int rec_load(const char *path, rec_model **out, char *err, size_t errlen);

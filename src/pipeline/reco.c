@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/mr_error.h"
 #include "data/csr.h"
 #include "models/genre.h"
 #include "models/model.h"
 #include "models/model_ops.h"
+#include "models/semantic.h"
 #include "pipeline/two_stage.h"
 
 struct reco {
@@ -22,6 +24,7 @@ struct reco {
   char version[64];
   rec_model *personal; /* two-stage */
   rec_model *gems, *genre, *pop;
+  rec_model *semantic; /* optional: NULL for versions trained without it */
   csr *ui, *iu;
   /* base history per user in time order */
   int64_t *h_ptr;
@@ -37,6 +40,7 @@ void reco_free(reco *r) {
   rec_free(r->gems);
   rec_free(r->genre);
   rec_free(r->pop);
+  rec_free(r->semantic);
   csr_free(r->ui);
   csr_free(r->iu);
   free(r->h_ptr);
@@ -51,6 +55,9 @@ const char *reco_version(const reco *r) {
 }
 const mr_dataset *reco_dataset(const reco *r) {
   return r->ds;
+}
+const rec_model *reco_personal_model(const reco *r) {
+  return r->personal;
 }
 
 static int reco_index_history(reco *r) {
@@ -132,6 +139,13 @@ int reco_open(const char *dir, const mr_dataset *ds, reco **out, char *err, size
   if ((rc = reco_load_one(real, "pop", ds->n_movies, &r->pop, err, errlen)) ||
       (rc = reco_load_one(real, "gems", ds->n_movies, &r->gems, err, errlen)) ||
       (rc = reco_load_one(real, "genre", ds->n_movies, &r->genre, err, errlen)))
+    goto fail;
+  /* semantic.bin is optional (older versions lack it: "more like this" answers unsupported);
+   * one that exists must load */
+  char sem_path[PATH_MAX + 16];
+  snprintf(sem_path, sizeof(sem_path), "%s/semantic.bin", real);
+  if (access(sem_path, F_OK) == 0 &&
+      (rc = reco_load_one(real, "semantic", ds->n_movies, &r->semantic, err, errlen)))
     goto fail;
   rec_train_data hist = {
       .ds = ds, .ratings = ds->ratings, .n_ratings = ds->n_ratings, .ui = r->ui, .iu = r->iu};
@@ -284,4 +298,23 @@ done:
   free(top);
   free(top_s);
   return rc;
+}
+
+int reco_similar(const reco *r, int32_t movie, int n, reco_item *out, int *n_out) {
+  const semantic_model *sm = semantic_of(r->semantic);
+  if (n < 1 || n > 500 || movie < 0 || movie >= r->ds->n_movies || !out || !n_out)
+    return MR_EINVAL;
+  if (!sm)
+    return MR_EUNSUPPORTED;
+  int32_t top[500];
+  float ts[500];
+  int got = semantic_similar(sm, movie, n, top, ts);
+  if (got < 0)
+    return got;
+  for (int k = 0; k < got; k++) {
+    out[k].movie = top[k];
+    out[k].score = ts[k];
+  }
+  *n_out = got;
+  return MR_OK;
 }

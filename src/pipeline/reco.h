@@ -38,6 +38,9 @@ void reco_free(reco *r);
 
 const char *reco_version(const reco *r);
 const mr_dataset *reco_dataset(const reco *r);
+/* The two-stage model behind RECO_PERSONALIZED (borrowed), e.g. for ts_score_split. */
+struct rec_model;
+const struct rec_model *reco_personal_model(const reco *r);
 
 /* The base history of a data-set user (dense index; -1 or unknown -> n = 0): parallel arrays,
  * newest last, borrowed from r. */
@@ -51,6 +54,12 @@ void reco_base_history(const reco *r, int32_t user, const int32_t **movies, cons
  * items into out and their count into *n_out. No allocation beyond a per-call scratch. */
 int reco_recommend(const reco *r, int32_t user_id, const reco_rating *live, int n_live,
                    reco_section section, uint32_t genre_mask, int n, reco_item *out, int *n_out);
+
+/* "More like this": up to n (1..500) movies nearest to movie (dense index) by the semantic
+ * model's embeddings, the movie itself excluded, best first (score = cosine). Writes them into
+ * out and their count into *n_out. MR_EINVAL for a bad movie or n; MR_EUNSUPPORTED when the
+ * model version has no semantic.bin (trained before the semantic model existed). */
+int reco_similar(const reco *r, int32_t movie, int n, reco_item *out, int *n_out);
 
 /* Parses "Action,Comedy" (case-insensitive genre names) into a mask; MR_EINVAL names the first
  * unknown genre in err. */

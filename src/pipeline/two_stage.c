@@ -3,6 +3,7 @@
 #include "pipeline/two_stage.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,10 +48,15 @@ typedef struct ts_state {
   feat_ctx *feat;
   ltr_model *ranker;
   int gens_mask, per_gen, drop;
+  int fgens_mask; /* generators fitted for their feature columns (besides gens_mask and ALS) */
   int binary_labels;
   int genset; /* 0: generator parameters from the temporal cut, 1: from the random cut */
   int32_t n_users, n_items;
   ts_fit_stats stats;
+  /* spare serving buffers: a request takes one and gives it back (they are ~100 KB, and
+   * allocating them per request showed in profiles) */
+  pthread_mutex_t pool_mu;
+  struct ts_buf *pool;
 } ts_state;
 
 /* Per-thread buffers for one user's candidates and features. */
@@ -63,7 +69,9 @@ typedef struct ts_buf {
   float *x;
   float *y;
   feat_scratch *scratch;
+  float *pred; /* ranker scores per candidate */
   int max_cands;
+  struct ts_buf *next; /* in the state's pool of spare buffers */
 } ts_buf;
 
 static double ts_now(void) {
@@ -83,6 +91,7 @@ static void ts_buf_free(ts_buf *b) {
   free(b->top);
   free(b->x);
   free(b->y);
+  free(b->pred);
   feat_scratch_free(b->scratch);
   free(b);
 }
@@ -106,7 +115,8 @@ static int ts_buf_create(const ts_state *s, ts_buf **out) {
   b->top = malloc(((size_t)s->per_gen + 1) * sizeof(int32_t));
   b->x = malloc(((size_t)b->max_cands + 1) * (size_t)nf * sizeof(float));
   b->y = malloc(((size_t)b->max_cands + 1) * sizeof(float));
-  if (!ok || !b->flag || !b->proposed || !b->cands || !b->top || !b->x || !b->y ||
+  b->pred = malloc(((size_t)b->max_cands + 1) * sizeof(float));
+  if (!ok || !b->flag || !b->proposed || !b->cands || !b->top || !b->x || !b->y || !b->pred ||
       feat_scratch_create(s->feat, &b->scratch)) {
     ts_buf_free(b);
     return MR_ENOMEM;
@@ -115,10 +125,44 @@ static int ts_buf_create(const ts_state *s, ts_buf **out) {
   return MR_OK;
 }
 
+/* A serving buffer from the pool, or a new one. */
+static int ts_buf_take(ts_state *s, ts_buf **out) {
+  pthread_mutex_lock(&s->pool_mu);
+  ts_buf *b = s->pool;
+  if (b)
+    s->pool = b->next;
+  pthread_mutex_unlock(&s->pool_mu);
+  if (b) {
+    *out = b;
+    return MR_OK;
+  }
+  return ts_buf_create(s, out);
+}
+
+static void ts_buf_give(ts_state *s, ts_buf *b) {
+  if (!b)
+    return;
+  pthread_mutex_lock(&s->pool_mu);
+  b->next = s->pool;
+  s->pool = b;
+  pthread_mutex_unlock(&s->pool_mu);
+}
+
+/* Whether generator g must score every movie: it proposes candidates, or it is ALS. */
+static int ts_full_scores(const ts_state *s, int g) {
+  return g == 0 || ((s->gens_mask >> g) & 1);
+}
+
+/* Whether generator g is fitted: ALS, the proposing ones and the feature ones. */
+static int ts_wanted(const ts_state *s, int g) {
+  return g == 0 || (((s->gens_mask | s->fgens_mask) >> g) & 1);
+}
+
 /* Scores, candidates and features for one user (dense index, or -1 with a history). Fills
  * b->cands[0..*n_cands) and b->x. */
 static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_t *h_items,
-                        const float *h_ratings, int n_h, int *n_cands) {
+                        const float *h_ratings, int n_h, int *n_cands, ts_serve_split *split) {
+  double t0 = split ? ts_now() : 0;
   const int32_t *hist;
   int64_t nh;
   int rc;
@@ -128,8 +172,10 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
     hist = h_items;
     nh = n_h;
   }
+  /* stage 1 needs every score of the proposing generators (and ALS, the order behind the
+   * candidates); feature-only generators are scored at the candidates further down */
   for (int g = 0; g < TS_N_GEN; g++) {
-    if (!s->gens[g])
+    if (!s->gens[g] || !ts_full_scores(s, g))
       continue;
     rc = user >= 0 ? rec_score_user(s->gens[g], user, b->scores[g])
                    : rec_score_history(s->gens[g], h_items, h_ratings, n_h, b->scores[g]);
@@ -164,6 +210,17 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
     b->flag[hist[k]] = 0;
   for (int c = 0; c < nc; c++)
     b->flag[b->cands[c]] = 0;
+  double t1 = split ? ts_now() : 0;
+  for (int g = 0; g < TS_N_GEN; g++) {
+    if (!s->gens[g] || ts_full_scores(s, g) || ts_gens[g].feat_slot < 0)
+      continue;
+    rc = rec_score_items(s->gens[g], user, h_items, h_ratings, n_h, b->cands, nc, b->y,
+                         b->scores[g]);
+    if (rc)
+      return rc;
+    for (int c = 0; c < nc; c++) /* only the candidates' entries are read */
+      b->scores[g][b->cands[c]] = b->y[c];
+  }
   feat_user_input in;
   memset(&in, 0, sizeof(in));
   in.user = user;
@@ -178,7 +235,13 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
   in.n_cands = nc;
   in.drop_groups = s->drop;
   *n_cands = nc;
-  return feat_compute(s->feat, b->scratch, &in, b->x);
+  rc = feat_compute(s->feat, b->scratch, &in, b->x);
+  if (split) {
+    double t2 = ts_now();
+    split->candidates_us += (t1 - t0) * 1e6;
+    split->features_us += (t2 - t1) * 1e6;
+  }
+  return rc;
 }
 
 /* Fits (or takes from the cache) every registered generator on d. Kinds not registered are
@@ -186,6 +249,10 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
 static int ts_fit_generators(ts_state *s, const rec_train_data *d) {
   for (int g = 0; g < TS_N_GEN; g++) {
     rec_params p;
+    if (!ts_wanted(s, g)) {
+      s->gens[g] = NULL;
+      continue;
+    }
     int rc =
         rec_params_parse(s->genset ? ts_gens[g].params_random : ts_gens[g].params_temporal, &p);
     if (rc)
@@ -247,7 +314,7 @@ static int ts_build_groups(const ts_state *s, const csr *target, ts_group *group
       if (!b || failed || target->indptr[u + 1] == target->indptr[u])
         continue;
       int nc = 0;
-      int rc = ts_user_rows(s, b, u, NULL, NULL, 0, &nc);
+      int rc = ts_user_rows(s, b, u, NULL, NULL, 0, &nc, NULL);
       if (rc) {
 #pragma omp atomic write
         failed = rc;
@@ -317,6 +384,12 @@ static void ts_free(void *state) {
   ts_state *s = state;
   if (!s)
     return;
+  while (s->pool) {
+    ts_buf *b = s->pool;
+    s->pool = b->next;
+    ts_buf_free(b);
+  }
+  pthread_mutex_destroy(&s->pool_mu);
   ts_release_generators(s);
   feat_ctx_free(s->feat);
   ltr_free(s->ranker);
@@ -381,17 +454,19 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
   int rc = MR_ENOMEM;
   if (!s)
     return rc;
+  pthread_mutex_init(&s->pool_mu, NULL);
   s->ds = d->ds;
   s->n_users = d->ui->n_rows;
   s->n_items = d->ui->n_cols;
   s->gens_mask = (int)rec_params_get(p, "gens", 1);
   s->per_gen = (int)rec_params_get(p, "per_gen", 100);
+  s->fgens_mask = (int)rec_params_get(p, "fgens", (1 << TS_N_GEN) - 1);
   s->drop = (int)rec_params_get(p, "drop", 0);
   s->binary_labels = rec_params_get(p, "label", 1) == 1;
   s->genset = (int)rec_params_get(p, "genset", 0) == 1;
   uint64_t seed = (uint64_t)rec_params_get(p, "seed", 42);
-  if (!d->ds || s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 ||
-      s->per_gen > s->n_items) {
+  if (!d->ds || s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) || s->fgens_mask < 0 ||
+      s->fgens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 || s->per_gen > s->n_items) {
     rc = MR_EINVAL;
     goto fail;
   }
@@ -438,36 +513,47 @@ fail:
 }
 
 /* Candidates get the ranker's score; every other movie sits far below, ordered by ALS. */
-static int ts_score(const ts_state *s, int32_t user, const int32_t *items, const float *ratings,
-                    int n, float *scores) {
+static int ts_score(const ts_state *cs, int32_t user, const int32_t *items, const float *ratings,
+                    int n, float *scores, ts_serve_split *split) {
+  ts_state *s = (ts_state *)cs; /* only the buffer pool changes, under its mutex */
   ts_buf *b = NULL;
-  float *pred = NULL;
   int nc = 0;
-  int rc = ts_buf_create(s, &b);
+  int rc = ts_buf_take(s, &b);
   if (rc)
     return rc;
-  if ((rc = ts_user_rows(s, b, user, items, ratings, n, &nc)))
+  if ((rc = ts_user_rows(s, b, user, items, ratings, n, &nc, split)))
     goto done;
-  if (!(pred = malloc(((size_t)nc + 1) * sizeof(float)))) {
-    rc = MR_ENOMEM;
-    goto done;
-  }
-  ltr_predict(s->ranker, b->x, nc, pred);
+  double t0 = split ? ts_now() : 0;
+  ltr_predict(s->ranker, b->x, nc, b->pred);
   for (int32_t i = 0; i < s->n_items; i++)
     scores[i] = -1e6f + b->scores[0][i] * 1e-3f;
   for (int c = 0; c < nc; c++)
-    scores[b->cands[c]] = pred[c];
+    scores[b->cands[c]] = b->pred[c];
+  if (split) {
+    split->ranker_us += (ts_now() - t0) * 1e6;
+    split->candidates += nc;
+  }
 done:
-  free(pred);
-  ts_buf_free(b);
+  ts_buf_give(s, b);
   return rc;
+}
+
+int ts_score_split(const rec_model *m, int32_t user, const int32_t *items, const float *ratings,
+                   int n, float *scores, ts_serve_split *split) {
+  const ts_state *s = rec_state_of(m, "two_stage");
+  if (!s || (user < 0 && n < 0) || user >= s->n_users)
+    return MR_EINVAL;
+  for (int k = 0; user < 0 && k < n; k++)
+    if (items[k] < 0 || items[k] >= s->n_items)
+      return MR_ERANGE;
+  return ts_score(s, user, items, ratings, n, scores, split);
 }
 
 static int ts_score_user(const void *state, int32_t user, float *scores) {
   const ts_state *s = state;
   if (user < 0 || user >= s->n_users)
     return MR_ERANGE;
-  return ts_score(s, user, NULL, NULL, 0, scores);
+  return ts_score(s, user, NULL, NULL, 0, scores, NULL);
 }
 
 static int ts_score_history(const void *state, const int32_t *items, const float *ratings, int n,
@@ -476,7 +562,7 @@ static int ts_score_history(const void *state, const int32_t *items, const float
   for (int k = 0; k < n; k++)
     if (items[k] < 0 || items[k] >= s->n_items)
       return MR_ERANGE;
-  return ts_score(s, -1, items, ratings, n, scores);
+  return ts_score(s, -1, items, ratings, n, scores, NULL);
 }
 
 static int ts_save(const void *state, const char *path) {
@@ -530,9 +616,9 @@ int ts_save_parts(const rec_model *m, const char *dir) {
     json_decref(gens);
     return rc;
   }
-  json_t *root = json_pack("{s:i, s:i, s:i, s:i, s:o, s:i}", "gens", s->gens_mask, "per_gen",
-                           s->per_gen, "drop", s->drop, "label", s->binary_labels, "generators",
-                           gens, "trees", ltr_n_trees(s->ranker));
+  json_t *root = json_pack("{s:i, s:i, s:i, s:i, s:i, s:o, s:i}", "gens", s->gens_mask, "fgens",
+                           s->fgens_mask, "per_gen", s->per_gen, "drop", s->drop, "label",
+                           s->binary_labels, "generators", gens, "trees", ltr_n_trees(s->ranker));
   if (!root)
     return MR_ENOMEM;
   snprintf(path, sizeof(path), "%s/two_stage.json", dir);
@@ -550,6 +636,7 @@ int ts_load_parts(const char *dir, const rec_train_data *history, rec_model **ou
   int rc = MR_ENOMEM;
   if (!s)
     return rc;
+  pthread_mutex_init(&s->pool_mu, NULL);
   snprintf(path, sizeof(path), "%s/two_stage.json", dir);
   json_t *root = json_load_file(path, 0, &jerr);
   if (!root) {
@@ -563,16 +650,22 @@ int ts_load_parts(const char *dir, const rec_train_data *history, rec_model **ou
   s->gens_mask = (int)json_integer_value(json_object_get(root, "gens"));
   s->per_gen = (int)json_integer_value(json_object_get(root, "per_gen"));
   s->drop = (int)json_integer_value(json_object_get(root, "drop"));
+  json_t *fg = json_object_get(root, "fgens"); /* absent in versions before it existed: all */
+  s->fgens_mask = fg ? (int)json_integer_value(fg) : (1 << TS_N_GEN) - 1;
   s->binary_labels = (int)json_integer_value(json_object_get(root, "label"));
   json_decref(root);
-  if (s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 ||
-      s->per_gen > s->n_items) {
+  if (s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) || s->fgens_mask < 0 ||
+      s->fgens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 || s->per_gen > s->n_items) {
     rec_set_err(err, errlen, "%s: bad parameters", path);
     rc = MR_EFORMAT;
     goto fail;
   }
   for (int g = 0; g < TS_N_GEN; g++) {
     snprintf(path, sizeof(path), "%s/%s.bin", dir, ts_gens[g].kind);
+    if (!ts_wanted(s, g)) {
+      s->gens[g] = NULL;
+      continue;
+    }
     rc = rec_load(path, &s->gens[g], err, errlen);
     if (rc == MR_ENOTFOUND && g != 0 && !((s->gens_mask >> g) & 1)) {
       s->gens[g] = NULL; /* a feature-only generator that was not built: its columns stay NaN */

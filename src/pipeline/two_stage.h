@@ -8,6 +8,8 @@
  *   gens      bitmask of candidate generators (1 als, 2 gcn, 4 content, 8 genre, 16 itemknn,
  *             32 ease, 64 gems); default 1
  *   per_gen   candidates taken from each generator (default 100)
+ *   fgens     bitmask of the generators fitted for their feature columns (default all; ALS
+ *             and the `gens` ones are always fitted); the others' columns stay missing
  *   drop      feature groups blanked out (FEAT_GROUP_* bits), for ablations (default 0)
  *   label     1: binary labels (rated or not; the default, chosen on validation), 0: graded
  *   genset    0: generator parameters chosen on the temporal validation cut (default),
@@ -38,6 +40,19 @@ int ts_save_parts(const rec_model *m, const char *dir);
  * model). err names the file that failed. */
 int ts_load_parts(const char *dir, const rec_train_data *history, rec_model **out, char *err,
                   size_t errlen);
+
+/* Where the serving time of one or more requests went (accumulated by ts_score_split). */
+typedef struct ts_serve_split {
+  double candidates_us; /* proposing generators' scores + candidate selection */
+  double features_us;   /* feature-only generators at the candidates + the feature rows */
+  double ranker_us;     /* LambdaMART over the rows */
+  long candidates;      /* rows ranked */
+} ts_serve_split;
+
+/* Scores every item like rec_score_user (user >= 0, dense index) or rec_score_history (user < 0:
+ * items/ratings/n), adding the time of each stage to *split (may be NULL). Thread-safe. */
+int ts_score_split(const rec_model *m, int32_t user, const int32_t *items, const float *ratings,
+                   int n, float *scores, ts_serve_split *split);
 
 /* The ranker of a fitted two-stage model (borrowed), for importance reports. */
 const ltr_model *ts_ranker(const rec_model *m);

@@ -5,7 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+#undef I /* complex.h, pulled in by cblas.h: this file names the imdb group I */
+
 #include "core/mr_error.h"
+#include "core/mr_sort.h"
 
 #define FEAT_RECENT 10  /* recent movies for the similarity features */
 #define FEAT_CAST_TOP 5 /* billed cast members that count */
@@ -95,14 +99,23 @@ struct feat_ctx {
   int32_t n_people;
   const float *emb;
   int emb_dim;
+  double *u_mean_logpop; /* per training user, as of their last rating */
+  /* time buckets per movie: m_bucket[m * (n_buckets + 1) + k] = the movie's ratings before
+   * t_first + k * bucket_width, so an as-of count is one lookup and a short scan */
+  int32_t *m_bucket;
+  int n_buckets;
+  int64_t t_first, bucket_width;
 };
 
 struct feat_scratch {
   int32_t *mark; /* per person: stamp of the last user that liked them */
   int32_t stamp;
-  int32_t *order;
+  float *recent_emb; /* FEAT_RECENT x dim: the user's recent movies */
+  float *cand_emb;   /* cap x dim: the candidates' embeddings, then */
+  float *sims;       /* cap x FEAT_RECENT: their similarities to the recent movies */
+  int cap;
+  uint64_t *order; /* sort keys: order-preserving score bits (high), candidate (low) */
   float *genre_share;
-  float *rank_tmp;
 };
 
 /* ---- people dictionary (open addressing on name hashes) ---- */
@@ -187,7 +200,84 @@ void feat_ctx_free(feat_ctx *c) {
   free(c->dir_ids);
   free(c->cast_ptr);
   free(c->cast_ids);
+  free(c->u_mean_logpop);
+  free(c->m_bucket);
   free(c);
+}
+
+/* Number of entries <= t in the sorted ts[0..n): a branch-free binary search (the branch of
+ * the textbook loop mispredicts half the time, and these searches run per candidate). */
+static int64_t feat_upper_bound(const int64_t *ts, int64_t n, int64_t t) {
+  if (n <= 0)
+    return 0;
+  const int64_t *base = ts;
+  while (n > 1) {
+    int64_t half = n / 2;
+    base = base[half] <= t ? base + half : base;
+    n -= half;
+  }
+  return (base - ts) + (*base <= t);
+}
+
+/* Ratings of movie m at or before t: the bucket index, then a scan within the bucket (a
+ * binary search when there is no index). */
+static int64_t feat_movie_upto(const feat_ctx *c, int32_t m, int64_t t) {
+  int64_t b = c->m_ptr[m], n = c->m_ptr[m + 1] - b;
+  if (!c->m_bucket)
+    return feat_upper_bound(c->m_ts + b, n, t);
+  if (t < c->t_first)
+    return 0;
+  int64_t k = (t - c->t_first) / c->bucket_width;
+  if (k >= c->n_buckets)
+    return n;
+  int64_t i = c->m_bucket[(size_t)m * (size_t)(c->n_buckets + 1) + (size_t)k];
+  while (i < n && c->m_ts[b + i] <= t)
+    i++;
+  return i;
+}
+
+/* Ratings of movie m up to and including time t (the as-of popularity), and their sum. */
+static int64_t feat_count_asof(const feat_ctx *c, int32_t m, int64_t t, double *sum) {
+  int64_t cnt = feat_movie_upto(c, m, t);
+  if (sum)
+    *sum = cnt ? c->m_rsum[c->m_ptr[m] + cnt - 1] : 0.0;
+  return cnt;
+}
+
+/* Builds the per-movie time buckets (256 over the data's time span, fewer when the catalogue is
+ * large). Without ratings there is nothing to index. */
+static int feat_build_buckets(feat_ctx *c, int64_t t_first) {
+  if (c->m_ptr[c->n_movies] == 0)
+    return MR_OK;
+  int64_t nb = ((int64_t)1 << 24) / ((int64_t)c->n_movies + 1);
+  nb = nb > 256 ? 256 : nb;
+  if (nb < 8)
+    return MR_OK; /* too many movies for a useful index: binary search */
+  c->n_buckets = (int)nb;
+  c->t_first = t_first;
+  c->bucket_width = (c->latest_ts - t_first) / nb + 1;
+  c->m_bucket = malloc((size_t)c->n_movies * (size_t)(nb + 1) * sizeof(int32_t));
+  if (!c->m_bucket)
+    return MR_ENOMEM;
+  for (int32_t m = 0; m < c->n_movies; m++) {
+    int64_t b = c->m_ptr[m], n = c->m_ptr[m + 1] - b, i = 0;
+    int32_t *row = c->m_bucket + (size_t)m * (size_t)(nb + 1);
+    for (int64_t k = 0; k <= nb; k++) {
+      int64_t start = t_first + k * c->bucket_width;
+      while (i < n && c->m_ts[b + i] < start)
+        i++;
+      row[k] = (int32_t)i;
+    }
+  }
+  return MR_OK;
+}
+
+/* Mean log(1 + as-of popularity) of a history's movies, "now" being t. */
+static double feat_mean_logpop(const feat_ctx *c, const int32_t *items, int64_t n, int64_t t) {
+  double acc = 0;
+  for (int64_t k = 0; k < n; k++)
+    acc += log1p((double)feat_count_asof(c, items[k], t, NULL));
+  return n ? acc / (double)n : NAN;
 }
 
 typedef struct feat_tr {
@@ -243,6 +333,7 @@ int feat_ctx_create(const mr_dataset *ds, const mr_rating *r, size_t n, const cs
   (void)iu;
   feat_ctx *c = calloc(1, sizeof(*c));
   int rc = MR_ENOMEM;
+  int64_t t_first = 0;
   if (!c)
     return rc;
   c->ds = ds;
@@ -282,6 +373,8 @@ int feat_ctx_create(const mr_dataset *ds, const mr_rating *r, size_t n, const cs
     c->m_ptr[r[i].item + 1]++;
     if (r[i].ts > c->latest_ts)
       c->latest_ts = r[i].ts;
+    if (i == 0 || r[i].ts < t_first)
+      t_first = r[i].ts;
   }
   for (int32_t u = 0; u < c->n_users; u++)
     c->u_ptr[u + 1] += c->u_ptr[u];
@@ -325,8 +418,20 @@ int feat_ctx_create(const mr_dataset *ds, const mr_rating *r, size_t n, const cs
       c->u_rating[j + 1] = rt;
       c->u_ts[j + 1] = ts;
     }
-  if ((rc = feat_weighted_ratings(c)) || (rc = feat_build_people(c)))
+  if ((rc = feat_weighted_ratings(c)) || (rc = feat_build_people(c)) ||
+      (rc = feat_build_buckets(c, t_first)))
     goto fail;
+  /* a per-user constant that costs one search per rated movie: once here, not per request */
+  if (!(c->u_mean_logpop = malloc(((size_t)c->n_users + 1) * sizeof(double)))) {
+    rc = MR_ENOMEM;
+    goto fail;
+  }
+#pragma omp parallel for schedule(dynamic, 32)
+  for (int32_t u = 0; u < c->n_users; u++) {
+    int64_t b = c->u_ptr[u], e = c->u_ptr[u + 1];
+    c->u_mean_logpop[u] =
+        feat_mean_logpop(c, c->u_item + b, e - b, e > b ? c->u_ts[e - 1] : c->latest_ts);
+  }
   *out = c;
   return MR_OK;
 fail:
@@ -349,10 +454,9 @@ int feat_scratch_create(const feat_ctx *c, feat_scratch **out) {
   if (!s)
     return MR_ENOMEM;
   s->mark = calloc((size_t)c->n_people + 1, sizeof(int32_t));
-  s->order = malloc(((size_t)c->n_movies + 1) * sizeof(int32_t));
+  s->order = malloc(((size_t)c->n_movies + 1) * 2 * sizeof(uint64_t)); /* keys + radix tmp */
   s->genre_share = calloc(MR_MAX_GENRES, sizeof(float));
-  s->rank_tmp = malloc(((size_t)c->n_movies + 1) * sizeof(float));
-  if (!s->mark || !s->order || !s->genre_share || !s->rank_tmp) {
+  if (!s->mark || !s->order || !s->genre_share) {
     feat_scratch_free(s);
     return MR_ENOMEM;
   }
@@ -364,64 +468,16 @@ void feat_scratch_free(feat_scratch *s) {
   if (!s)
     return;
   free(s->mark);
+  free(s->recent_emb);
+  free(s->cand_emb);
+  free(s->sims);
   free(s->order);
   free(s->genre_share);
-  free(s->rank_tmp);
   free(s);
-}
-
-/* Count of sorted ts in (hi - window, hi]. */
-static float feat_window_count(const int64_t *ts, int64_t n, int64_t hi, int64_t window) {
-  int64_t lo_b = 0, hi_b = n, a, b;
-  /* first index with ts > hi - window */
-  a = lo_b;
-  b = hi_b;
-  while (a < b) {
-    int64_t mid = a + (b - a) / 2;
-    if (ts[mid] > hi - window)
-      b = mid;
-    else
-      a = mid + 1;
-  }
-  int64_t first = a;
-  a = first;
-  b = n;
-  while (a < b) {
-    int64_t mid = a + (b - a) / 2;
-    if (ts[mid] > hi)
-      b = mid;
-    else
-      a = mid + 1;
-  }
-  return (float)(a - first);
-}
-
-/* Ratings of movie m up to and including time t (the as-of popularity), and their sum. */
-static int64_t feat_count_asof(const feat_ctx *c, int32_t m, int64_t t, double *sum) {
-  int64_t b = c->m_ptr[m], a = b, e = c->m_ptr[m + 1];
-  while (a < e) {
-    int64_t mid = a + (e - a) / 2;
-    if (c->m_ts[mid] > t)
-      e = mid;
-    else
-      a = mid + 1;
-  }
-  if (sum)
-    *sum = a > b ? c->m_rsum[a - 1] : 0.0;
-  return a - b;
 }
 
 static int genre_count_of(uint32_t g) {
   return __builtin_popcount(g);
-}
-
-/* Sorting candidates by one generator's score, descending, ties by candidate position. */
-static int feat_cmp_desc(const void *a, const void *b, void *key) {
-  const float *k = key;
-  float x = k[*(const int32_t *)a], y = k[*(const int32_t *)b];
-  if (x != y)
-    return x < y ? 1 : -1;
-  return (*(const int32_t *)a > *(const int32_t *)b) - (*(const int32_t *)a < *(const int32_t *)b);
 }
 
 int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, float *x) {
@@ -447,7 +503,7 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
     n_h = in->n_hist;
   }
   /* user statistics, from the history alone */
-  double sum = 0, sq = 0, year_sum = 0, logpop_sum = 0, genre_total = 0;
+  double sum = 0, sq = 0, year_sum = 0, genre_total = 0;
   int year_n = 0;
   memset(s->genre_share, 0, MR_MAX_GENRES * sizeof(float));
   if (++s->stamp == INT32_MAX) {
@@ -466,7 +522,6 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
       year_sum += ds->movies[m].year;
       year_n++;
     }
-    logpop_sum += log1p((double)feat_count_asof(c, m, t_u, NULL));
     uint32_t g = ds->movies[m].genres;
     for (int b = 0; g; b++, g >>= 1)
       if (g & 1) {
@@ -488,15 +543,56 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
   float u_std = n_h ? (float)sqrt(var > 0 ? var : 0) : NAN;
   float tenure = n_h && ts ? (float)((double)(ts[n_h - 1] - ts[0]) / FEAT_DAY) : NAN;
   float mean_year = year_n ? (float)(year_sum / year_n) : NAN;
-  float mean_logpop = n_h ? (float)(logpop_sum / (double)n_h) : NAN;
+  float mean_logpop = in->user >= 0 ? (float)c->u_mean_logpop[in->user]
+                                    : (float)feat_mean_logpop(c, items, n_h, t_u);
   const mr_user *usr = in->user >= 0 ? &ds->users[in->user] : NULL;
   int64_t recent_b = n_h > FEAT_RECENT ? n_h - FEAT_RECENT : 0;
 
+  /* similarities of every candidate to the recent movies: one small matrix product */
+  int n_recent = (int)(n_h - recent_b);
+  if (c->emb && n_h) {
+    int d = c->emb_dim;
+    if (in->n_cands > s->cap) {
+      float *ce = realloc(s->cand_emb, (size_t)in->n_cands * (size_t)d * sizeof(float));
+      if (ce)
+        s->cand_emb = ce;
+      float *sm = realloc(s->sims, (size_t)in->n_cands * FEAT_RECENT * sizeof(float));
+      if (sm)
+        s->sims = sm;
+      if (!ce || !sm)
+        return MR_ENOMEM;
+      s->cap = in->n_cands;
+    }
+    if (!s->recent_emb &&
+        !(s->recent_emb = malloc((size_t)FEAT_RECENT * (size_t)d * sizeof(float))))
+      return MR_ENOMEM;
+    for (int k = 0; k < n_recent; k++)
+      memcpy(s->recent_emb + (size_t)k * d, c->emb + (size_t)items[recent_b + k] * d,
+             (size_t)d * sizeof(float));
+    for (int ci = 0; ci < in->n_cands; ci++) {
+      if (in->cands[ci] < 0 || in->cands[ci] >= c->n_movies)
+        return MR_ERANGE;
+      memcpy(s->cand_emb + (size_t)ci * d, c->emb + (size_t)in->cands[ci] * d,
+             (size_t)d * sizeof(float));
+    }
+    if (in->n_cands > 0)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, in->n_cands, n_recent, d, 1.0f,
+                  s->cand_emb, d, s->recent_emb, d, 0.0f, s->sims, FEAT_RECENT);
+  }
+
   const int nf = FEAT_N;
+  const int64_t bucket_stride = c->n_buckets + 1;
   for (int ci = 0; ci < in->n_cands; ci++) {
     int32_t m = in->cands[ci];
     if (m < 0 || m >= c->n_movies)
       return MR_ERANGE;
+    if (c->m_bucket && ci + 4 < in->n_cands && in->cands[ci + 4] >= 0 &&
+        in->cands[ci + 4] < c->n_movies && t_u >= c->t_first) {
+      /* the time-bucket rows miss the cache: ask for a later candidate's now */
+      int64_t k = (t_u - c->t_first) / c->bucket_width;
+      if (k < c->n_buckets)
+        __builtin_prefetch(c->m_bucket + (size_t)in->cands[ci + 4] * (size_t)bucket_stride + k);
+    }
     const mr_movie *mv = &ds->movies[m];
     float *row = x + (size_t)ci * nf;
     int f = 0;
@@ -512,14 +608,13 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
     row[f++] = usr && usr->age > 0 ? (float)usr->age : NAN;
     row[f++] = usr && usr->gender == 'M' ? 1.0f : usr && usr->gender == 'F' ? 0.0f : NAN;
     row[f++] = usr && usr->occupation >= 0 ? (float)usr->occupation : NAN;
-    int64_t mb = c->m_ptr[m], mn = c->m_ptr[m + 1] - mb;
     double rsum;
     int64_t cnt = feat_count_asof(c, m, t_u, &rsum);
     float logpop = (float)log1p((double)cnt);
     row[f++] = logpop;
     row[f++] = cnt ? (float)(rsum / (double)cnt) : NAN;
-    row[f++] = feat_window_count(c->m_ts + mb, mn, t_u, (int64_t)(7 * FEAT_DAY));
-    row[f++] = feat_window_count(c->m_ts + mb, mn, t_u, (int64_t)(30 * FEAT_DAY));
+    row[f++] = (float)(cnt - feat_movie_upto(c, m, t_u - (int64_t)(7 * FEAT_DAY)));
+    row[f++] = (float)(cnt - feat_movie_upto(c, m, t_u - (int64_t)(30 * FEAT_DAY)));
     int imdb = mv->has_imdb;
     row[f++] = imdb && mv->imdb_rating > 0 ? mv->imdb_rating : NAN;
     row[f++] = imdb && mv->imdb_votes > 0 ? (float)log1p(mv->imdb_votes) : NAN;
@@ -536,18 +631,14 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
     row[f++] = mv->year > 0 && mean_year == mean_year ? fabsf((float)mv->year - mean_year) : NAN;
     row[f++] = n_h ? logpop - mean_logpop : NAN;
     if (c->emb && n_h) {
-      const float *e = c->emb + (size_t)m * c->emb_dim;
+      const float *sim = s->sims + (size_t)ci * FEAT_RECENT;
       float mx = -2.0f, acc = 0.0f;
-      for (int64_t k = recent_b; k < n_h; k++) {
-        const float *o = c->emb + (size_t)items[k] * c->emb_dim;
-        float d = 0;
-        for (int j = 0; j < c->emb_dim; j++)
-          d += e[j] * o[j];
-        mx = d > mx ? d : mx;
-        acc += d;
+      for (int k = 0; k < n_recent; k++) {
+        mx = sim[k] > mx ? sim[k] : mx;
+        acc += sim[k];
       }
       row[f++] = mx;
-      row[f++] = acc / (float)(n_h - recent_b);
+      row[f++] = acc / (float)n_recent;
     } else {
       row[f++] = NAN;
       row[f++] = NAN;
@@ -564,13 +655,11 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
   for (int g = 0; g < FEAT_N_GEN; g++) {
     if (!in->gen_scores[g])
       continue;
-    for (int ci = 0; ci < in->n_cands; ci++) {
-      s->order[ci] = ci;
-      s->rank_tmp[ci] = in->gen_scores[g][in->cands[ci]];
-    }
-    qsort_r(s->order, (size_t)in->n_cands, sizeof(int32_t), feat_cmp_desc, s->rank_tmp);
+    for (int ci = 0; ci < in->n_cands; ci++)
+      s->order[ci] = mr_rank_key(in->gen_scores[g][in->cands[ci]], (uint32_t)ci);
+    mr_sort_rank_keys(s->order, (size_t)in->n_cands, s->order + in->n_cands);
     for (int k = 0; k < in->n_cands; k++)
-      x[(size_t)s->order[k] * nf + 2 * g + 1] = (float)(k + 1);
+      x[(size_t)mr_rank_key_index(s->order[k]) * nf + 2 * g + 1] = (float)(k + 1);
   }
   if (in->drop_groups)
     for (int f = 0; f < nf; f++)

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xgboost/c_api.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 #include "core/mr_error.h"
 #include "models/modelfile.h"
@@ -33,7 +36,18 @@ struct ltr_model {
   size_t xgb_json_len;
   char *names;           /* feature names joined by '\n' */
   BoosterHandle booster; /* created lazily from xgb_json */
+  /* The same forest padded to perfect trees of depth p_depth (leaves above the bottom copied to
+   * every descendant), walked without branches over blocks of rows; NULL when too deep. */
+  int p_depth;
+  int32_t *p_feat; /* per tree 2^d - 1 nodes: feature | LTR_DEFAULT_RIGHT */
+  float *p_thr;    /* per tree 2^d - 1 thresholds */
+  float *p_leaf;   /* per tree 2^d leaf values */
 };
+
+#define LTR_DEFAULT_RIGHT 0x40000000
+#define LTR_PERFECT_MAX_DEPTH 8
+#define LTR_BLOCK 16
+#define LTR_PERMUTE_DEPTH 6 /* 63 nodes + 64 leaves: every level fits one or two registers */
 
 void ltr_opts_default(ltr_opts *o) {
   memset(o, 0, sizeof(*o));
@@ -63,6 +77,9 @@ void ltr_free(ltr_model *m) {
   free(m->gain);
   free(m->xgb_json);
   free(m->names);
+  free(m->p_feat);
+  free(m->p_thr);
+  free(m->p_leaf);
   free(m);
 }
 
@@ -106,12 +123,14 @@ static double ltr_json_num(const json_t *v) {
   return NAN;
 }
 
-/* A JSON node index or feature id as an int: -1 for anything that is not an integer in
+/* A JSON node index or feature id as an int: -2 for anything that is not an integer in
  * [-1, INT32_MAX] (a cast of a larger or non-finite double is undefined). */
 static int ltr_json_index(const json_t *v) {
   double d = ltr_json_num(v);
   return d >= -1.0 && d <= (double)INT32_MAX && d == (double)(int)d ? (int)d : -2;
 }
+
+static int ltr_build_perfect(ltr_model *m);
 
 /* Builds the flattened trees from XGBoost's JSON model. */
 static int ltr_flatten(ltr_model *m, char *err, size_t errlen) {
@@ -190,10 +209,82 @@ static int ltr_flatten(ltr_model *m, char *err, size_t errlen) {
   }
   m->n_trees = (int)n_trees;
   m->n_nodes = (int32_t)off;
-  rc = MR_OK;
+  rc = ltr_build_perfect(m);
 done:
   json_decref(root);
   return rc;
+}
+
+/* The depth of the deepest tree (longest root-to-leaf path), or -1 without memory. Children
+ * come after their parent (ltr_flatten checks it), so one backward pass over the nodes gives
+ * every node's depth: no recursion (a long chain would overflow the stack) and linear time even
+ * when a file makes nodes share a child (a recursive walk would take time exponential in the
+ * depth). */
+static int ltr_max_depth(const ltr_model *m) {
+  int32_t *dep = malloc(((size_t)m->n_nodes + 1) * sizeof(int32_t));
+  int d = 0;
+  if (!dep)
+    return -1;
+  for (int32_t i = m->n_nodes - 1; i >= 0; i--) {
+    const ltr_node *nd = &m->nodes[i];
+    dep[i] =
+        nd->feature < 0 ? 0 : 1 + (dep[nd->left] > dep[nd->right] ? dep[nd->left] : dep[nd->right]);
+  }
+  for (int t = 0; t < m->n_trees; t++)
+    d = dep[m->roots[t]] > d ? dep[m->roots[t]] : d;
+  free(dep);
+  return d;
+}
+
+/* Copies the subtree at node i into perfect-tree slot p (level-order numbering) of tree t. */
+static void ltr_pad(ltr_model *m, int t, int32_t i, int32_t p, int level) {
+  const ltr_node *nd = &m->nodes[i];
+  int d = m->p_depth;
+  int32_t n_inner = (1 << d) - 1;
+  if (level == d) {
+    m->p_leaf[(size_t)t * (size_t)(n_inner + 1) + (size_t)(p - n_inner)] = nd->value;
+    return;
+  }
+  size_t at = (size_t)t * (size_t)n_inner + (size_t)p;
+  if (nd->feature < 0) {
+    /* a leaf above the bottom: both ways lead to the same value */
+    m->p_feat[at] = 0;
+    m->p_thr[at] = 0.0f;
+    ltr_pad(m, t, i, 2 * p + 1, level + 1);
+    ltr_pad(m, t, i, 2 * p + 2, level + 1);
+    return;
+  }
+  m->p_feat[at] = nd->feature | (nd->default_left ? 0 : LTR_DEFAULT_RIGHT);
+  m->p_thr[at] = nd->value;
+  ltr_pad(m, t, nd->left, 2 * p + 1, level + 1);
+  ltr_pad(m, t, nd->right, 2 * p + 2, level + 1);
+}
+
+/* Builds the perfect-tree layout when every tree is shallow enough; otherwise leaves it NULL and
+ * prediction walks the nodes. */
+static int ltr_build_perfect(ltr_model *m) {
+  int d = ltr_max_depth(m);
+  if (d < 0)
+    return MR_ENOMEM;
+  free(m->p_feat);
+  free(m->p_thr);
+  free(m->p_leaf);
+  m->p_feat = NULL;
+  m->p_thr = m->p_leaf = NULL;
+  if (d < 1 || d > LTR_PERFECT_MAX_DEPTH)
+    return MR_OK;
+  if (d < LTR_PERMUTE_DEPTH)
+    d = LTR_PERMUTE_DEPTH; /* shallower trees walk the same 6 levels through copied leaves */
+  size_t n_inner = ((size_t)1 << d) - 1;
+  m->p_depth = d;
+  m->p_feat = malloc((size_t)m->n_trees * n_inner * sizeof(int32_t));
+  m->p_thr = malloc((size_t)m->n_trees * n_inner * sizeof(float));
+  m->p_leaf = malloc((size_t)m->n_trees * (n_inner + 1) * sizeof(float));
+  if (!m->p_feat || !m->p_thr || !m->p_leaf)
+    return MR_ENOMEM;
+  for (int t = 0; t < m->n_trees; t++)
+    ltr_pad(m, t, m->roots[t], 0, 0);
+  return MR_OK;
 }
 
 static int ltr_capture_json(ltr_model *m, BoosterHandle b, char *err, size_t errlen) {
@@ -330,7 +421,155 @@ fail:
   return rc ? rc : MR_EINVAL;
 }
 
+/* Perfect trees, LTR_BLOCK rows at a time, tree by tree: the walk has no data-dependent branch
+ * and the inner loop over rows vectorizes into gathers. Sums in the same order as the node walk,
+ * so both give the same floats. */
+void ltr_predict_portable(const ltr_model *m, const float *x, int64_t n_rows, float *out) {
+  if (!m->p_feat) {
+    ltr_predict_nodes(m, x, n_rows, out);
+    return;
+  }
+  const int d = m->p_depth, nf = m->n_features;
+  const int32_t n_inner = (1 << d) - 1;
+  for (int64_t r0 = 0; r0 < n_rows; r0 += LTR_BLOCK) {
+    int nb = n_rows - r0 < LTR_BLOCK ? (int)(n_rows - r0) : LTR_BLOCK;
+    const float *xb = x + r0 * nf;
+    float acc[LTR_BLOCK];
+    int32_t idx[LTR_BLOCK], base[LTR_BLOCK];
+    for (int k = 0; k < LTR_BLOCK; k++) {
+      acc[k] = m->base_score;
+      base[k] = (k < nb ? k : 0) * nf; /* a short last block repeats row 0 */
+    }
+    for (int t = 0; t < m->n_trees; t++) {
+      const int32_t *feat = m->p_feat + (size_t)t * (size_t)n_inner;
+      const float *thr = m->p_thr + (size_t)t * (size_t)n_inner;
+      const float *leaf = m->p_leaf + (size_t)t * (size_t)(n_inner + 1);
+      for (int k = 0; k < LTR_BLOCK; k++)
+        idx[k] = 0;
+      for (int level = 0; level < d; level++)
+        for (int k = 0; k < LTR_BLOCK; k++) {
+          int32_t fd = feat[idx[k]];
+          float v = xb[base[k] + (fd & ~LTR_DEFAULT_RIGHT)];
+          int32_t right = (v >= thr[idx[k]]) | ((v != v) & ((fd & LTR_DEFAULT_RIGHT) != 0));
+          idx[k] = 2 * idx[k] + 1 + right;
+        }
+      for (int k = 0; k < LTR_BLOCK; k++)
+        acc[k] += leaf[idx[k] - n_inner];
+    }
+    for (int k = 0; k < nb; k++)
+      out[r0 + k] = acc[k];
+  }
+}
+
+#ifdef __AVX512F__
+#define LTR_LANES 16
+#define LTR_VECS 4 /* blocks walked together so one block's gathers hide another's latency */
+
+/* The perfect-tree walk with AVX-512 gathers, 64 rows per pass; the same additions in the same
+ * order as ltr_predict_perfect. */
+static void ltr_predict_avx512(const ltr_model *m, const float *x, int64_t n_rows, float *out) {
+  const int d = m->p_depth, nf = m->n_features;
+  const int32_t n_inner = (1 << d) - 1;
+  const __m512i one = _mm512_set1_epi32(1), inner = _mm512_set1_epi32(n_inner);
+  const __m512i fmask = _mm512_set1_epi32(~LTR_DEFAULT_RIGHT),
+                dright = _mm512_set1_epi32(LTR_DEFAULT_RIGHT);
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int64_t r0 = 0; r0 < n_rows; r0 += LTR_LANES * LTR_VECS) {
+    const float *xb = x + r0 * nf;
+    int64_t left = n_rows - r0;
+    int nv = left >= LTR_LANES * LTR_VECS ? LTR_VECS : (int)((left + LTR_LANES - 1) / LTR_LANES);
+    __m512i base[LTR_VECS];
+    __m512 acc[LTR_VECS];
+    for (int j = 0; j < nv; j++) {
+      __m512i row = _mm512_add_epi32(lane, _mm512_set1_epi32(j * LTR_LANES));
+      /* rows past the end repeat row 0: valid memory, results dropped */
+      __mmask16 valid =
+          _mm512_cmplt_epi32_mask(row, _mm512_set1_epi32(left > 1 << 30 ? 1 << 30 : (int)left));
+      row = _mm512_maskz_mov_epi32(valid, row);
+      base[j] = _mm512_mullo_epi32(row, _mm512_set1_epi32(nf));
+      acc[j] = _mm512_set1_ps(m->base_score);
+    }
+    for (int t = 0; t < m->n_trees; t++) {
+      const int32_t *feat = m->p_feat + (size_t)t * (size_t)n_inner;
+      const float *thr = m->p_thr + (size_t)t * (size_t)n_inner;
+      const float *leaf = m->p_leaf + (size_t)t * (size_t)(n_inner + 1);
+      __m512i idx[LTR_VECS];
+      for (int j = 0; j < nv; j++)
+        idx[j] = _mm512_setzero_si512();
+      if (d == LTR_PERMUTE_DEPTH) {
+        /* a level's nodes sit in one or two registers: permutes instead of gathers, only the
+         * feature values are gathered */
+        for (int level = 0; level < d; level++) {
+          int start = (1 << level) - 1;
+          __m512i fa = _mm512_loadu_si512(feat + start), fb = fa;
+          __m512 ta = _mm512_loadu_ps(thr + start), tb = ta;
+          if (level == d - 1) {
+            fb = _mm512_loadu_si512(feat + start + 16);
+            tb = _mm512_loadu_ps(thr + start + 16);
+          }
+          const __m512i vs = _mm512_set1_epi32(start);
+          for (int j = 0; j < nv; j++) {
+            __m512i k = _mm512_sub_epi32(idx[j], vs);
+            __m512i fd = _mm512_permutex2var_epi32(fa, k, fb);
+            __m512 th = _mm512_permutex2var_ps(ta, k, tb);
+            __m512i at = _mm512_add_epi32(base[j], _mm512_and_si512(fd, fmask));
+            __m512 v = _mm512_i32gather_ps(at, xb, 4);
+            __mmask16 right =
+                _mm512_cmp_ps_mask(v, th, _CMP_GE_OQ) |
+                (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_test_epi32_mask(fd, dright));
+            idx[j] = _mm512_add_epi32(_mm512_slli_epi32(idx[j], 1), one);
+            idx[j] = _mm512_mask_add_epi32(idx[j], right, idx[j], one);
+          }
+        }
+        const __m512 l0 = _mm512_loadu_ps(leaf), l1 = _mm512_loadu_ps(leaf + 16),
+                     l2 = _mm512_loadu_ps(leaf + 32), l3 = _mm512_loadu_ps(leaf + 48);
+        for (int j = 0; j < nv; j++) {
+          __m512i k = _mm512_sub_epi32(idx[j], inner);
+          __m512 lo = _mm512_permutex2var_ps(l0, k, l1), hi = _mm512_permutex2var_ps(l2, k, l3);
+          __mmask16 upper = _mm512_test_epi32_mask(k, _mm512_set1_epi32(32));
+          acc[j] = _mm512_add_ps(acc[j], _mm512_mask_blend_ps(upper, lo, hi));
+        }
+        continue;
+      }
+      for (int level = 0; level < d; level++)
+        for (int j = 0; j < nv; j++) {
+          __m512i fd = _mm512_i32gather_epi32(idx[j], feat, 4);
+          __m512 th = _mm512_i32gather_ps(idx[j], thr, 4);
+          __m512i at = _mm512_add_epi32(base[j], _mm512_and_si512(fd, fmask));
+          __m512 v = _mm512_i32gather_ps(at, xb, 4);
+          __mmask16 right =
+              _mm512_cmp_ps_mask(v, th, _CMP_GE_OQ) |
+              (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_test_epi32_mask(fd, dright));
+          idx[j] = _mm512_add_epi32(_mm512_slli_epi32(idx[j], 1), one);
+          idx[j] = _mm512_mask_add_epi32(idx[j], right, idx[j], one);
+        }
+      for (int j = 0; j < nv; j++)
+        acc[j] =
+            _mm512_add_ps(acc[j], _mm512_i32gather_ps(_mm512_sub_epi32(idx[j], inner), leaf, 4));
+    }
+    for (int j = 0; j < nv; j++) {
+      int64_t n = left - j * LTR_LANES;
+      _mm512_mask_storeu_ps(out + r0 + j * LTR_LANES,
+                            n >= LTR_LANES ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1),
+                            acc[j]);
+    }
+  }
+}
+#endif
+
 void ltr_predict(const ltr_model *m, const float *x, int64_t n_rows, float *out) {
+  if (m->p_feat) {
+#ifdef __AVX512F__
+    ltr_predict_avx512(m, x, n_rows, out);
+#else
+    ltr_predict_portable(m, x, n_rows, out);
+#endif
+    return;
+  }
+  ltr_predict_nodes(m, x, n_rows, out);
+}
+
+void ltr_predict_nodes(const ltr_model *m, const float *x, int64_t n_rows, float *out) {
   const ltr_node *nodes = m->nodes;
   for (int64_t r = 0; r < n_rows; r++) {
     const float *row = x + r * m->n_features;

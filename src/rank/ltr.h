@@ -43,8 +43,14 @@ void ltr_free(ltr_model *m);
 int ltr_n_features(const ltr_model *m);
 int ltr_n_trees(const ltr_model *m);
 
-/* Scores n_rows rows of x with the flattened trees (thread-safe, no allocation). */
+/* Scores n_rows rows of x with the flattened trees (thread-safe, no allocation): forests up to
+ * depth 8 are padded to perfect trees and walked branch-free, 64 rows at a time with AVX-512
+ * gathers where the build targets it. */
 void ltr_predict(const ltr_model *m, const float *x, int64_t n_rows, float *out);
+/* The other walks, bit-identical to ltr_predict, for the tests: the portable perfect-tree walk
+ * and the plain node walk. */
+void ltr_predict_portable(const ltr_model *m, const float *x, int64_t n_rows, float *out);
+void ltr_predict_nodes(const ltr_model *m, const float *x, int64_t n_rows, float *out);
 /* The same through XGBoost's predictor, for checking; out gets n_rows margins. */
 int ltr_predict_xgboost(const ltr_model *m, const float *x, int64_t n_rows, float *out);
 

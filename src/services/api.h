@@ -17,6 +17,7 @@ typedef struct api_opts {
   const char *ui_token;      /* the event service's bearer token, handed to the UI in /config.js
                                 (NULL or "": none; then the UI cannot rate while a token is set) */
   int cache_ttl_s;           /* TTL of mr:u:{UID}:cache (300) */
+  int pool_recs;             /* 1: compute single lists on the thread pool, not on the loop */
 } api_opts;
 
 typedef struct api api;

@@ -264,6 +264,9 @@ async function run(page, o) {
     ok(/^Rated /.test(t2), 'a search result can be rated', t2);
   }
 
+  // 4b. The movie view: a search result's title opens it, with a filled "More like this" row.
+  if (found.length) await movieView(page, o);
+
   // 5. An error from the event service is shown (unknown movie id -> 4xx with a message).
   if (o.rating) {
     await sleep(300);
@@ -314,6 +317,40 @@ async function rateAndWatch(page, o) {
   const inPanel = await page.waitFor(`document.querySelector('#ratings-list li[data-movie-id="${target}"][data-rating="5"]') !== null`,
     T, 'rating in the panel').catch(() => false);
   ok(inPanel, 'the new rating shows in "your ratings"');
+}
+
+// Opens the first search result; its details and a "More like this" row of other movies show;
+// a card of that row opens its own movie view.
+async function movieView(page, o) {
+  const T = o.timeoutMs;
+  const id = (await page.eval(js.ids('[data-section="search"] .card')))[0];
+  await page.eval(js.click(`[data-section="search"] .card[data-movie-id="${id}"] .open-movie`));
+  const similar = await page.waitFor(`(() => { const p = document.querySelector('#movie-panel');
+      const ids = ${js.ids('[data-section="similar"] .card')};
+      return p && !p.hidden && p.dataset.movieId === '${id}' && ids.length ? ids : null; })()`, T, 'the "More like this" row')
+    .catch(() => []);
+  const title = await page.eval(js.text('#movie-title'));
+  ok(await page.eval(js.visible('#movie-panel')) && /\S/.test(title) && !/Loading/.test(title),
+    'clicking a search result opens the movie view', title);
+  ok(similar.length >= 5 && !similar.includes(id) && new Set(similar).size === similar.length,
+    'the movie view has a "More like this" row of other movies', `movie ${id}: ${similar.slice(0, 6).join(',')}`);
+  ok(await page.eval(`Array.from(document.querySelectorAll('[data-section="similar"] .card')).every(c =>
+      c.querySelector('.title').textContent.trim().length > 0 && c.querySelectorAll('button[data-rate]').length === 5)`),
+  'similar cards have titles and rate buttons');
+  ok((await page.eval(js.text('#movie-desc'))).length > 0 || (await page.eval(js.text('#movie-meta'))).length > 0,
+    'the movie view shows the movie\'s details');
+  await page.screenshot(o.screenshot.replace(/\.png$/, '-movie.png'));
+  if (similar.length) {
+    const next = similar[0];
+    await page.eval(js.click(`[data-section="similar"] .card[data-movie-id="${next}"] .poster`));
+    const moved = await page.waitFor(`(() => { const p = document.querySelector('#movie-panel');
+        const ids = ${js.ids('[data-section="similar"] .card')};
+        return p.dataset.movieId === '${next}' && ids.length && !ids.includes(${next}); })()`, T, 'the next movie view')
+      .catch(() => false);
+    ok(moved, 'a similar movie opens its own view', `movie ${next}`);
+  }
+  await page.eval(js.click('#movie-close'));
+  ok(!(await page.eval(js.visible('#movie-panel'))), 'the movie view closes');
 }
 
 // A new user who likes Comedy and Romance gets a genre section of comedies/romances.
