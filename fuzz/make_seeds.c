@@ -42,6 +42,7 @@ int main(int argc, char **argv) {
       {"content", "dim=2,min_df=1"},
       {"ease", "lambda=10"},
       {"itemknn", "k=2"},
+      {"semantic", "dim=2,min_count=1"},
   };
   mr_dataset *ds = NULL;
   char path[4096];

@@ -141,7 +141,8 @@ static void test_load_refuses_out_of_range_params(void **state) {
       {"als.bin", "meta", 5, -1.0},           {"als.bin", "meta", 6, 1e20},
       {"content.bin", "params", 2, -3.1e231}, {"content.bin", "params", 0, 0.0 / 0.0},
       {"content.bin", "params", 3, 1e10},     {"gcn.bin", "params", 1, 1e10},
-      {"gcn.bin", "params", 1, -1.0},
+      {"gcn.bin", "params", 1, -1.0},         {"semantic.bin", "params", 1, 1e300},
+      {"semantic.bin", "params", 12, -1e19},
   };
   char path[] = "/tmp/mr_test_badparams_XXXXXX", err[256], src[512];
   int fd = mkstemp(path);
