@@ -972,6 +972,16 @@ static void close_walk_cb(uv_handle_t *h, void *arg) {
     uv_close(h, NULL);
 }
 
+/* Shuts down (not closes) a client connection's socket, so h2o reads EOF and closes the
+ * connection through its own path, freeing it (see loop_main's end). */
+static void shutdown_walk_cb(uv_handle_t *h, void *arg) {
+  http_loop *l = arg;
+  uv_os_fd_t fd;
+  if (h->type == UV_TCP && h != (uv_handle_t *)&l->listener && !uv_is_closing(h) &&
+      uv_fileno(h, &fd) == 0)
+    shutdown(fd, SHUT_RDWR);
+}
+
 /* Empties one of h2o's timeout lists (see loop_main's end). */
 static void timeout_unlink_all(h2o_timeout_t *t) {
   while (!h2o_linklist_is_empty(&t->_entries))
@@ -1023,6 +1033,11 @@ report:
 
   if (rc == 0) {
     uv_run(&l->uv, UV_RUN_DEFAULT);
+    /* clients still connected after the grace period (an idle keep-alive, one halfway through
+     * sending a request): end their sockets and let h2o see EOF and free its connections */
+    uv_walk(&l->uv, shutdown_walk_cb, l);
+    for (int i = 0; i < 8; i++)
+      uv_run(&l->uv, UV_RUN_NOWAIT);
   } else {
     /* this or another loop failed: undo our own init only if it succeeded */
     if (init_ok && s->o.loop_init && s->o.loop_fini)
@@ -1036,9 +1051,9 @@ report:
      * h2o_context_dispose would assert on the non-empty timeout list */
     if (h2o_timeout_is_linked(&l->ctx.http2._graceful_shutdown_timeout))
       h2o_timeout_unlink(&l->ctx.http2._graceful_shutdown_timeout);
-    /* Connections still open at the end (a client halfway through sending a request, an idle
-     * keep-alive) sit on these lists too, and the assertion aborted the process on SIGTERM
-     * (found by the HTTP fuzz driver). Their timers can never fire again: unlink them. */
+    /* Connections h2o did not close above (not reading at the moment) still sit on these
+     * lists, and the assertion aborted the process on SIGTERM (found by the HTTP fuzz driver
+     * with a client halfway through a request). Their timers can never fire again: unlink. */
     h2o_timeout_t *lists[] = {&l->ctx.zero_timeout,
                               &l->ctx.one_sec_timeout,
                               &l->ctx.hundred_ms_timeout,
