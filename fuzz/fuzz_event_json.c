@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (ev.user_id < 1 || ev.user_id > EVENT_ID_MAX || ev.movie_id < 1 || ev.movie_id > MAX_MOVIE ||
         !movie_ok[ev.movie_id] || ev.rating < 1 || ev.rating > 5 || ev.ts < 0)
       abort();
-    memcpy(ev.event_id, "0123456789abcdef0123456789abcdef", EVENT_ID_LEN + 1);
+    if (!ev.event_id[0]) /* the client's own id (idempotency key) when it sent one */
+      memcpy(ev.event_id, "0123456789abcdef0123456789abcdef", EVENT_ID_LEN + 1);
     if (ev.ts == 0)
       ev.ts = 1764070000;
     if (event_format(&ev, buf, sizeof(buf), &n) != MR_OK)

@@ -112,8 +112,15 @@ expect 202 '"event_id"' "valid rating with ts"
 [ "$BODY" != "$FIRST_ID" ] || fail "two events got the same id"
 post '{"user_id": 5000, "movie_id": 1, "rating": 5, "extra": "ignored"}'
 expect 202 '"event_id"' "new user, extra field ignored"
+# a client-chosen event id (the idempotency key of docs/SERVICES.md): kept, lowercased, and the
+# same on a retry (the consumer stores an id once)
+KEY=0123456789ABCDEF0123456789abcdef
+post "{\"user_id\": 7, \"movie_id\": 50, \"rating\": 4, \"event_id\": \"$KEY\"}"
+expect 202 '"event_id":"0123456789abcdef0123456789abcdef"' "client event id, lowercased"
+post "{\"user_id\": 7, \"movie_id\": 50, \"rating\": 4, \"event_id\": \"$KEY\"}"
+expect 202 '"event_id":"0123456789abcdef0123456789abcdef"' "retry with the same event id"
 N=$(queue_count)
-[ "$N" = 3 ] && ok "3 messages in movierec.ratings" || fail "queue has '$N' messages, 3 expected"
+[ "$N" = 5 ] && ok "5 messages in movierec.ratings" || fail "queue has '$N' messages, 5 expected"
 
 # ---- rejected ----
 post '{"user_id": 1, "movie_id": 50,'
@@ -144,6 +151,14 @@ post '{"user_id": 1, "movie_id": 50}'
 expect 422 'missing field \"rating\"' "missing rating"
 post '{"user_id": 1, "movie_id": 50, "rating": 3, "ts": "now"}'
 expect 422 'field \"ts\"' "ts as a string"
+post '{"user_id": 1, "movie_id": 50, "rating": 3, "event_id": 12}'
+expect 422 'field \"event_id\" must be a string of 32 hex characters, got an integer' "event id as a number"
+post '{"user_id": 1, "movie_id": 50, "rating": 3, "event_id": "abc"}'
+expect 422 'field \"event_id\" must be 32 hex characters, got 3 characters' "short event id"
+post '{"user_id": 1, "movie_id": 50, "rating": 3, "event_id": "0123456789abcdef0123456789abcdeg"}'
+expect 422 'got 32 characters with a non-hex one' "event id with a non-hex character"
+post '{"user_id": 1, "movie_id": 50, "rating": 3, "event_id": "0123456789abcdef0123456789abcdef0"}'
+expect 422 'got 33 characters' "long event id"
 head -c $((70 * 1024)) /dev/zero | tr '\0' 'x' >"$TMP/big"
 req POST /interact -H 'Content-Type: application/json' --data-binary @"$TMP/big"
 expect 413 'too large' "70 KiB body"
@@ -167,7 +182,7 @@ if [ "$CODE" = 204 ] && grep -qi '^access-control-allow-origin: http://127.0.0.1
 else fail "CORS preflight: $CODE $(cat "$TMP/headers")"; fi
 kill -0 "$EV_PID" 2>/dev/null && ok "events still running" || fail "events died"
 N=$(queue_count)
-[ "$N" = 3 ] && ok "rejected requests published nothing" || fail "queue has '$N' messages, 3 expected"
+[ "$N" = 5 ] && ok "rejected requests published nothing" || fail "queue has '$N' messages, 5 expected"
 
 # ---- broker down ----
 echo "== stopping rabbitmq-server"
@@ -190,12 +205,12 @@ wait_health 200 20 && ok "recovered $((SECONDS - T0)) s after the broker was rea
 post '{"user_id": 2, "movie_id": 51, "rating": 3}'
 expect 202 '"event_id"' "POST after recovery"
 N=$(queue_count)
-[ "$N" = 4 ] && ok "4 messages (the durable queue kept the 3 persistent ones)" ||
-  fail "queue has '$N' messages, 4 expected"
+[ "$N" = 6 ] && ok "6 messages (the durable queue kept the 5 persistent ones)" ||
+  fail "queue has '$N' messages, 6 expected"
 
 req GET /metrics
-if [[ "$BODY" == *'http_requests_total{method="POST",route="/interact",code="2xx"} 4'* ]] &&
-  [[ "$BODY" == *'events_published_total 4'* ]]; then ok "metrics count the requests"
+if [[ "$BODY" == *'http_requests_total{method="POST",route="/interact",code="2xx"} 6'* ]] &&
+  [[ "$BODY" == *'events_published_total 6'* ]]; then ok "metrics count the requests"
 else fail "metrics: $(echo "$BODY" | grep -E 'interact|events_' | head -8)"; fi
 
 # ---- bearer token (MOVIEREC_TOKEN): a second instance on the same broker ----

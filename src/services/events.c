@@ -99,6 +99,8 @@ static void h_interact(http_req *r, void *user) {
     return;
   }
   long long uid = ev.user_id, mid = ev.movie_id, rating = ev.rating, ts = ev.ts;
+  /* a client-chosen event id makes retries of the same rating idempotent downstream */
+  int has_id = ev.event_id[0] != '\0';
   if (ts == 0)
     ts = (long long)time(NULL);
   if (!amqpp_connected(s->pub)) { /* fail fast while the broker is away */
@@ -107,7 +109,9 @@ static void h_interact(http_req *r, void *user) {
     return;
   }
   events_pending *pd = malloc(sizeof(*pd));
-  if (!pd || new_event_id(pd->event_id) != 0) {
+  if (pd && has_id)
+    memcpy(pd->event_id, ev.event_id, sizeof(pd->event_id));
+  if (!pd || (!has_id && new_event_id(pd->event_id) != 0)) {
     free(pd);
     http_send_error(r, 500, "cannot create an event id");
     return;

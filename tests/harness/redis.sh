@@ -2,15 +2,16 @@
 # Private redis-server for tests: `redis.sh start DIR [--aof] [--owner PID]` starts one on a free
 # loopback port
 # with its state in DIR, waits until it answers PING, prints the port and writes DIR/port;
-# `redis.sh stop DIR` shuts it down; `redis.sh restart DIR` stops and starts it again on the same
-# port (keeping DIR/appendonly.aof when started with --aof); `redis.sh cli DIR ARGS...` runs
+# `redis.sh stop DIR` shuts it down; `redis.sh halt DIR` shuts it down but keeps its port and
+# owner watch; `redis.sh restart DIR` (halts and) starts it again on the same port (keeping
+# DIR/appendonly.aof when started with --aof); `redis.sh cli DIR ARGS...` runs
 # redis-cli against it. A leftover server of a killed test in the same DIR is killed on start;
 # with --owner PID (e.g. the test script's $$) it is also stopped once PID exits, even by SIGKILL.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/common.sh"
 
-usage() { echo "usage: redis.sh start|stop|restart|cli DIR [--aof] [--owner PID] | [redis-cli args]" >&2; exit 2; }
+usage() { echo "usage: redis.sh start|stop|halt|restart|cli DIR [--aof] [--owner PID] | [redis-cli args]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 CMD=$1
 DIR=$2
@@ -84,6 +85,9 @@ start)
 stop)
   [ -d "$DIR" ] || exit 0
   harness_unwatch "$DIR"
+  redis_stop
+  ;;
+halt) # stop the server but keep its port, data (with --aof) and owner watch (for restart)
   redis_stop
   ;;
 restart)
