@@ -47,7 +47,7 @@ lint:
 	  --inline-suppr --suppress=missingIncludeSystem -I src src
 
 format:
-	find src tests bench -name '*.[ch]' | xargs clang-format -i
+	find src tests bench fuzz -name '*.[ch]' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD)

@@ -56,6 +56,7 @@ PORT=$(harness_pick_port)
 URL=http://127.0.0.1:$PORT
 "$BIN" api --port "$PORT" --threads 2 --redis "redis://127.0.0.1:$RPORT" --models "$MODELS" \
   --web "$TMP/web" --events-url "http://events.test:8001" --cache-ttl 300 --redis-timeout 300 \
+  --ui-token 'ui"t0k</script>' \
   >"$TMP/api.log" 2>&1 &
 API_PID=$!
 for _ in $(seq 1 300); do
@@ -238,7 +239,8 @@ get /static/static/app.js
 get /static/sub/n.txt
 [ "$CODE" = 200 ] && grep -q 'nested ok' "$TMP/body" && ok || fail "/static/sub/n.txt: $CODE"
 get /config.js
-[ "$CODE" = 200 ] && grep -q 'window.MOVIEREC = {events: "http://events.test:8001"}' "$TMP/body" && ok ||
+# the token the operator chose to hand to the UI (--ui-token), JSON-escaped
+[ "$CODE" = 200 ] && grep -qF 'window.MOVIEREC = {events: "http://events.test:8001", token: "ui\"t0k</script>"}' "$TMP/body" && ok ||
   fail "/config.js: $CODE $(cat "$TMP/body")"
 expect 404 /static/nope.js
 for trav in '/static/../secret.txt' '/static/%2e%2e/secret.txt' '/static/sub/%2e%2e/%2e%2e/secret.txt' \
@@ -254,7 +256,14 @@ alive "path traversal attempts"
 expect 404 /nope '.error|type=="string"'
 expect 404 /recommendations/1/sections/extra
 expect 404 '/recommendations//sections'
-expect 404 "/$(printf 'a%.0s' $(seq 1 10000))"
+expect 414 "/$(printf 'a%.0s' $(seq 1 10000))" '.error|test("too long")'
+expect 414 "/movies?q=a&x=$(printf 'a%.0s' $(seq 1 9000))" '.error|test("too long")'
+expect 404 "/$(printf 'a%.0s' $(seq 1 8000))" '.error|type=="string"'
+expect 400 '/recommendations/1?n=100000000000000000000' '.error|type=="string"'
+expect 400 '/movies?limit=-1' '.error|test("limit")'
+for bad in '/recommendations/1?n=%zz' '/movies?q=%4' '/movies?q=a%00b' '/recommendations/1/sections?genres=%G0'; do
+  expect 400 "$bad" '.error|test("percent-encoding")'
+done
 expect 405 /recommendations/1 '' -X POST
 expect 405 /health '' -X DELETE
 head -c 71680 /dev/zero | tr '\0' 'x' >"$TMP/big"

@@ -188,6 +188,10 @@ static void test_votes(void **state) {
   assert_true(v == 2100000.0);
   assert_int_equal(csv_parse_votes("0", &v), MR_OK);
   assert_true(v == 0.0);
+  /* found by fuzz_csv: 13..15 digits with an M overflowed int64 (undefined behaviour) */
+  assert_int_equal(csv_parse_votes("999999999999M", &v), MR_OK);
+  assert_true(v == 999999999999e6);
+  assert_int_equal(csv_parse_votes("33333333333331M", &v), MR_EFORMAT);
   const char *bad[] = {"",    "K",  "1.2.3", "12X", "1.",
                        ".5K", "-5", "1KK",   "1 2", "9999999999999999"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/mr_error.h"
 #include "data/dataset.h"
@@ -241,6 +242,30 @@ static void test_utf8_item_kept(void **state) {
   ds_free(ds);
 }
 
+static void test_mixed_utf8_latin1_item(void **state) {
+  (void)state;
+  /* Found by fuzz_dataset: a file with valid UTF-8 sequences AND a stray Latin-1 byte is
+   * converted as Latin-1, where every byte >= 0x80 doubles; the buffer was sized for one extra
+   * byte per sequence and overflowed. */
+  char path[] = "/tmp/mr_test_mixed_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  const char row[] = "1|Caf\xC3\xA9 \xE9t\xE9 \xF0\x9F\x98\x80 (1995)|01-Jan-1995||http://x/1|"
+                     "0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|1\n";
+  assert_int_equal(write(fd, row, sizeof(row) - 1), (ssize_t)(sizeof(row) - 1));
+  close(fd);
+  mr_dataset *ds = NULL;
+  assert_int_equal(ds_create_empty(&ds), MR_OK);
+  assert_int_equal(ds_load_movies(ds, path), MR_OK);
+  unlink(path);
+  assert_int_equal(ds->n_movies, 1);
+  /* each of the 9 high bytes became two: C3 A9 -> "Ã©", E9 -> "é", F0 9F 98 80 -> 4 pairs */
+  assert_string_equal(ds->movies[0].title, "Caf\xC3\x83\xC2\xA9 \xC3\xA9t\xC3\xA9 "
+                                           "\xC3\xB0\xC2\x9F\xC2\x98\xC2\x80 (1995)");
+  assert_int_equal(ds->movies[0].year, 1995);
+  ds_free(ds);
+}
+
 static void test_resolve_dir(void **state) {
   (void)state;
   assert_string_equal(ds_resolve_dir("/flag/dir"), "/flag/dir");
@@ -315,6 +340,7 @@ int main(void) {
       cmocka_unit_test(test_missing_files),
       cmocka_unit_test(test_missing_imdb_is_optional),
       cmocka_unit_test(test_utf8_item_kept),
+      cmocka_unit_test(test_mixed_utf8_latin1_item),
       cmocka_unit_test(test_resolve_dir),
       cmocka_unit_test(test_real_data),
   };

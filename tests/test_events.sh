@@ -164,6 +164,15 @@ req POST /interact -H 'Content-Type: application/json' --data-binary @"$TMP/big"
 expect 413 'too large' "70 KiB body"
 req GET /interact
 expect 405 'not allowed' "GET /interact"
+req POST "/interact?q=$(head -c 9000 /dev/zero | tr '\0' 'a')" -H 'Content-Type: application/json' \
+  --data-binary '{"user_id": 1, "movie_id": 50, "rating": 4}'
+expect 414 'too long' "9 KiB request URI"
+post '{"user_id": 1, "movie_id": 50, "rating": 4, "nested": '"$(printf '[%.0s' $(seq 1 5000))"'}'
+expect 400 'malformed JSON' "5000 nested arrays"
+post '{"user_id": 1e400, "movie_id": 50, "rating": 4}'
+[ "$CODE" = 400 ] || [ "$CODE" = 422 ] && ok "number overflow -> $CODE" || fail "1e400: $CODE $BODY"
+post $'{"user_id": 1, "movie_id": 50, "rating": 4, "x": "\xff\xfe"}'
+expect 400 'malformed JSON' "invalid UTF-8 in a string"
 req GET /nope
 expect 404 'no route' "unknown path"
 req OPTIONS /interact -H 'Origin: http://127.0.0.1:8000' -H 'Access-Control-Request-Method: POST' \
@@ -203,6 +212,49 @@ req GET /metrics
 if [[ "$BODY" == *'http_requests_total{method="POST",route="/interact",code="2xx"} 6'* ]] &&
   [[ "$BODY" == *'events_published_total 6'* ]]; then ok "metrics count the requests"
 else fail "metrics: $(echo "$BODY" | grep -E 'interact|events_' | head -8)"; fi
+
+# ---- bearer token (MOVIEREC_TOKEN): a second instance on the same broker ----
+TOKEN_PORT=$(pick_port)
+TOKEN_URL=http://127.0.0.1:$TOKEN_PORT
+MOVIEREC_TOKEN='s3cret-t0ken' "$BIN" events --port "$TOKEN_PORT" \
+  --amqp "amqp://guest:guest@127.0.0.1:$AMQP_PORT/" --threads 1 >"$TMP/events_token.log" 2>&1 &
+TOKEN_PID=$!
+for _ in $(seq 1 100); do curl -s -o /dev/null "$TOKEN_URL/health" && break; sleep 0.1; done
+tpost() { # BODY [curl args]: POST /interact on the token instance
+  local b=$1
+  shift
+  CODE=$(curl -s -o "$TMP/body" -w '%{http_code}' --max-time 10 -X POST "$@" \
+    -H 'Content-Type: application/json' --data-binary "$b" "$TOKEN_URL/interact" || true)
+  BODY=$(cat "$TMP/body" 2>/dev/null || true)
+}
+GOOD='{"user_id": 3, "movie_id": 52, "rating": 5}'
+tpost "$GOOD"
+expect 401 'bearer token' "token set, no Authorization header"
+tpost "$GOOD" -H 'Authorization: Bearer s3cret-t0kem'
+expect 401 'bearer token' "wrong token (last byte)"
+tpost "$GOOD" -H 'Authorization: Bearer s3cret-t0ken2'
+expect 401 'bearer token' "token with an extra byte"
+tpost "$GOOD" -H 'Authorization: Basic czNjcmV0LXQwa2Vu'
+expect 401 'bearer token' "another scheme"
+tpost 'not json'
+expect 401 'bearer token' "no token: 401 before the body is looked at"
+tpost "$GOOD" -H 'Authorization: Bearer s3cret-t0ken'
+expect 202 '"event_id"' "right token"
+tpost "$GOOD" -H 'authorization: bearer s3cret-t0ken'
+expect 202 '"event_id"' "scheme and header name are case-insensitive"
+tpost '{"user_id": 3}' -H 'Authorization: Bearer s3cret-t0ken'
+expect 422 'missing field' "right token, bad body"
+CODE=$(curl -s -o "$TMP/body" -w '%{http_code}' "$TOKEN_URL/health")
+[ "$CODE" = 200 ] && ok "GET /health stays open" || fail "health with a token set: $CODE"
+grep -q 'needs the bearer token' "$TMP/events_token.log" && ok "startup line says the token is on" ||
+  fail "startup log: $(cat "$TMP/events_token.log")"
+if MOVIEREC_TOKEN='s3cret-t0ken' "$BIN" populate --url "$TOKEN_URL" --count 3 --users 1 \
+  >"$TMP/populate.log" 2>&1; then ok "populate sends MOVIEREC_TOKEN"
+else fail "populate with the token: $(tail -3 "$TMP/populate.log")"; fi
+"$BIN" populate --url "$TOKEN_URL" --count 1 --users 1 --timeout 2000 >"$TMP/populate.log" 2>&1 &&
+  fail "populate without the token succeeded" || ok "populate without the token fails"
+kill -TERM "$TOKEN_PID"
+wait "$TOKEN_PID" && ok "token instance stopped cleanly" || fail "token instance exit code $?"
 
 # ---- graceful stop ----
 kill -TERM "$EV_PID"

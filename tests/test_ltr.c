@@ -14,6 +14,10 @@
 #include "core/mr_error.h"
 #include "core/mr_rng.h"
 #include "rank/ltr.h"
+#include "models/modelfile.h"
+
+#include <jansson.h>
+#include <stdio.h>
 
 #define NF 5
 #define GROUPS 120
@@ -143,6 +147,101 @@ static void test_early_stopping_and_bad_input(void **state) {
   assert_int_equal(ltr_load("/nonexistent/ltr.bin", &m, err, sizeof(err)), MR_ENOTFOUND);
 }
 
+/* The fuzz seed: a 3-tree ranker over 3 features (fuzz/make_seeds.c). */
+#define LTR_SEED MR_TESTS_DIR "/../fuzz/corpus/fuzz_modelfile/ltr.bin"
+
+/* Writes the seed's sections to path with the XGBoost JSON replaced by json (NULL: kept) and
+ * the JSON section's rows set to json_rows. */
+static void write_ltr_variant(const char *path, const char *json, uint64_t json_rows) {
+  mf_file *f = NULL;
+  char err[256];
+  assert_int_equal(mf_open(LTR_SEED, &f, err, sizeof(err)), MR_OK);
+  mf_section sec[3];
+  assert_int_equal(mf_n_sections(f), 3);
+  for (uint32_t i = 0; i < 3; i++) {
+    mf_dtype dt;
+    assert_int_equal(
+        mf_section_at(f, i, &sec[i].name, &dt, &sec[i].data, &sec[i].rows, &sec[i].cols), MR_OK);
+    sec[i].dtype = dt;
+    if (!strcmp(sec[i].name, "xgb_json")) {
+      if (json) {
+        sec[i].data = json;
+        sec[i].cols = strlen(json);
+      }
+      sec[i].rows = json_rows;
+    }
+  }
+  assert_int_equal(mf_write(path, "ltr", sec, 3), MR_OK);
+  mf_close(f);
+}
+
+static void test_load_refuses_bad_trees(void **state) {
+  (void)state;
+  char path[] = "/tmp/mr_test_ltr_bad_XXXXXX", err[256];
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  ltr_model *m = NULL;
+  assert_int_equal(ltr_load(LTR_SEED, &m, err, sizeof(err)), MR_OK);
+  ltr_free(m);
+  m = NULL;
+  /* the seed's JSON with tree 0's root pointing back at itself: found by fuzz_modelfile, the
+   * load accepted it and ltr_predict never returned */
+  mf_file *f = NULL;
+  const void *js;
+  uint64_t rows, cols;
+  assert_int_equal(mf_open(LTR_SEED, &f, err, sizeof(err)), MR_OK);
+  assert_int_equal(mf_get(f, "xgb_json", MF_U8, &js, &rows, &cols), MR_OK);
+  json_error_t je;
+  json_t *root = json_loadb(js, cols, 0, &je);
+  mf_close(f);
+  assert_non_null(root);
+  json_t *tree = json_array_get(
+      json_object_get(
+          json_object_get(json_object_get(json_object_get(root, "learner"), "gradient_booster"),
+                          "model"),
+          "trees"),
+      0);
+  json_t *left = json_object_get(tree, "left_children");
+  assert_true(json_array_size(left) >= 3 && json_integer_value(json_array_get(left, 0)) > 0);
+  static const double bad[] = {0, -7, 1e300, 2.5};
+  for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+    json_array_set_new(left, 0, k == 0 ? json_integer(0) : json_real(bad[k]));
+    char *txt = json_dumps(root, JSON_COMPACT);
+    write_ltr_variant(path, txt, 1);
+    free(txt);
+    assert_int_equal(ltr_load(path, &m, err, sizeof(err)), MR_EFORMAT);
+    assert_null(m);
+  }
+  /* tree 0 as a chain of 60 nodes where each node's two children are the same next node: a
+   * valid order, but the recursive depth walk took 2^60 steps (the load must be quick) */
+  const char *keys[] = {"left_children",    "right_children", "split_indices",
+                        "split_conditions", "default_left",   "loss_changes"};
+  for (size_t k = 0; k < 6; k++) {
+    json_t *a = json_array();
+    for (int i = 0; i <= 60; i++)
+      json_array_append_new(a, k < 2    ? json_integer(i < 60 ? i + 1 : -1)
+                               : k == 3 ? json_real(0.5)
+                                        : json_integer(0));
+    json_object_set_new(tree, keys[k], a);
+  }
+  char *txt = json_dumps(root, JSON_COMPACT);
+  write_ltr_variant(path, txt, 1);
+  free(txt);
+  assert_int_equal(ltr_load(path, &m, err, sizeof(err)), MR_OK);
+  float x[3] = {1, 0, 0}, out;
+  ltr_predict(m, x, 1, &out);
+  assert_true(out == out);
+  ltr_free(m);
+  m = NULL;
+  json_decref(root);
+  /* a JSON section with zero rows claims its columns over zero bytes: refused, not read */
+  write_ltr_variant(path, NULL, 0);
+  assert_int_equal(ltr_load(path, &m, err, sizeof(err)), MR_EFORMAT);
+  assert_null(m);
+  unlink(path);
+}
+
 /* Shallow forests are padded to the 6-level walk, deep ones (7-8) take the gather walk and
  * deeper ones the node walk: each must give XGBoost's margins and agree across the walks. */
 static void test_every_depth_walks_alike(void **state) {
@@ -180,6 +279,7 @@ int main(void) {
       cmocka_unit_test(test_learns_planted_order),
       cmocka_unit_test(test_every_depth_walks_alike),
       cmocka_unit_test(test_early_stopping_and_bad_input),
+      cmocka_unit_test(test_load_refuses_bad_trees),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include "core/mr_error.h"
 #include "data/csr.h"
 #include "models/model.h"
+#include "models/modelfile.h"
 
 static void test_params_parse(void **state) {
   (void)state;
@@ -93,11 +94,79 @@ static void test_pop_roundtrip(void **state) {
   unlink(path);
 }
 
+/* The fuzz seeds are small model files of every kind (fuzz/make_seeds.c). */
+#define SEEDS MR_TESTS_DIR "/../fuzz/corpus/fuzz_modelfile"
+
+/* Copies model file src to dst with element k of the F64 section `name` set to v. */
+static void patch_f64(const char *src, const char *dst, const char *name, int k, double v) {
+  mf_file *f = NULL;
+  char err[256];
+  assert_int_equal(mf_open(src, &f, err, sizeof(err)), MR_OK);
+  uint32_t n = mf_n_sections(f);
+  mf_section sec[16];
+  double *patched = NULL;
+  assert_true(n <= 16);
+  for (uint32_t i = 0; i < n; i++) {
+    mf_dtype dt;
+    assert_int_equal(
+        mf_section_at(f, i, &sec[i].name, &dt, &sec[i].data, &sec[i].rows, &sec[i].cols), MR_OK);
+    sec[i].dtype = dt;
+    if (!strcmp(sec[i].name, name)) {
+      assert_int_equal(dt, MF_F64);
+      assert_true((uint64_t)k < sec[i].rows * sec[i].cols);
+      patched = malloc(sec[i].rows * sec[i].cols * sizeof(double));
+      assert_non_null(patched);
+      memcpy(patched, sec[i].data, sec[i].rows * sec[i].cols * sizeof(double));
+      patched[k] = v;
+      sec[i].data = patched;
+    }
+  }
+  assert_non_null(patched);
+  assert_int_equal(mf_write(dst, mf_kind(f), sec, (int)n), MR_OK);
+  free(patched);
+  mf_close(f);
+}
+
+static void test_load_refuses_out_of_range_params(void **state) {
+  (void)state;
+  /* Found by fuzz_modelfile: loaders converted stored doubles to int without a range check
+   * (content's min_df = -3.1e231 is undefined behaviour in the cast). A file with a valid CRC
+   * and such a value is refused now. */
+  static const struct {
+    const char *file, *section;
+    int k;
+    double v;
+  } bad[] = {
+      {"als.bin", "meta", 1, 1e300},          {"als.bin", "meta", 2, -1e12},
+      {"als.bin", "meta", 5, -1.0},           {"als.bin", "meta", 6, 1e20},
+      {"content.bin", "params", 2, -3.1e231}, {"content.bin", "params", 0, 0.0 / 0.0},
+      {"content.bin", "params", 3, 1e10},     {"gcn.bin", "params", 1, 1e10},
+      {"gcn.bin", "params", 1, -1.0},         {"semantic.bin", "params", 1, 1e300},
+      {"semantic.bin", "params", 12, -1e19},
+  };
+  char path[] = "/tmp/mr_test_badparams_XXXXXX", err[256], src[512];
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  rec_model *m = NULL;
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    snprintf(src, sizeof(src), "%s/%s", SEEDS, bad[i].file);
+    assert_int_equal(rec_load(src, &m, err, sizeof(err)), MR_OK); /* the seed itself loads */
+    rec_free(m);
+    m = NULL;
+    patch_f64(src, path, bad[i].section, bad[i].k, bad[i].v);
+    assert_int_equal(rec_load(path, &m, err, sizeof(err)), MR_EFORMAT);
+    assert_null(m);
+  }
+  unlink(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_params_parse),
       cmocka_unit_test(test_top_n),
       cmocka_unit_test(test_pop_roundtrip),
+      cmocka_unit_test(test_load_refuses_out_of_range_params),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

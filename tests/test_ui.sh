@@ -90,15 +90,19 @@ else
   }
 fi
 
+# The event service runs with a bearer token (MOVIEREC_TOKEN) and the API hands it to the page
+# (--ui-token): the ratings the browser posts prove the UI works when writes need the token.
+UI_TOKEN="ui-test-token-$$"
 if [ "$PIPELINE" = 1 ]; then
   QPORT=$("$HERE/harness/rabbitmq.sh" start "$TMP/rmq")
   export MOVIEREC_AMQP_URL=amqp://guest:guest@127.0.0.1:$QPORT/
-  start events "$BIN" events --port "$EVENTS_PORT" --amqp "$MOVIEREC_AMQP_URL" --cors-origin "$API"
+  start events "$BIN" events --port "$EVENTS_PORT" --amqp "$MOVIEREC_AMQP_URL" --cors-origin "$API" \
+    --token "$UI_TOKEN"
   start consume "$BIN" consume --amqp "$MOVIEREC_AMQP_URL" --redis "$MOVIEREC_REDIS_URL"
   start trending "$BIN" trending --redis "$MOVIEREC_REDIS_URL" --interval 1
 fi
 start api "$BIN" api --port "$API_PORT" --threads 1 --events-url "$EVENTS" \
-  --redis "$MOVIEREC_REDIS_URL" --models "$MODELS"
+  --redis "$MOVIEREC_REDIS_URL" --models "$MODELS" --ui-token "$UI_TOKEN"
 wait_for 30 "api /health" curl -sf -m 2 "$API/health"
 
 UI_ARGS=()
@@ -107,7 +111,7 @@ if [ "$PIPELINE" = 1 ]; then
   # Ratings from other users so the trending section has recent events to count.
   for m in 300 313 315 316 318 333 340; do # movies user 1 has not rated (the API hides rated ones)
     for u in 2 3; do
-      curl -sf -m 5 -X POST -H 'Content-Type: application/json' \
+      curl -sf -m 5 -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $UI_TOKEN" \
         -d "{\"user_id\": $u, \"movie_id\": $m, \"rating\": 5}" "$EVENTS/interact" >/dev/null ||
         echo "warning: seeding rating $u/$m failed" >&2
     done

@@ -17,6 +17,8 @@
   const EVENTS = String(cfg.events || `${location.protocol}//${location.hostname}:8001`)
     .replace(/\/+$/, '');
   const API = String(cfg.api || '').replace(/\/+$/, '');
+  // Set only when the operator started the API with --ui-token (the event service's token).
+  const TOKEN = cfg.token ? String(cfg.token) : '';
 
   const state = {
     user: null,         // current user id (number)
@@ -85,6 +87,8 @@
   // The contract says: retry on 503 and on connection errors, with backoff; 4xx is final.
   async function postRating(movieId, rating) {
     const body = JSON.stringify({ user_id: state.user, movie_id: movieId, rating });
+    const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
+    if (TOKEN) headers.Authorization = `Bearer ${TOKEN}`;
     let lastErr = null;
     for (let attempt = 0; attempt < 3; attempt++) {
       if (attempt) await sleep(300 * 2 ** (attempt - 1));
@@ -92,7 +96,7 @@
       try {
         res = await fetch(`${EVENTS}/interact`, {
           method: 'POST',
-          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+          headers,
           body,
         });
       } catch (e) {

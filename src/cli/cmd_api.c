@@ -21,6 +21,7 @@ enum {
   O_WEB,
   O_EVENTS,
   O_TTL,
+  O_UI_TOKEN,
   O_POOL,
   O_N
 };
@@ -40,6 +41,9 @@ static const cli_opt api_cli_opts[O_N] = {
     [O_EVENTS] = {"events-url", CLI_STR, "http://127.0.0.1:8001", NULL,
                   "the event service's URL, told to the UI by /config.js"},
     [O_TTL] = {"cache-ttl", CLI_INT, "300", NULL, "seconds a cached response lives"},
+    [O_UI_TOKEN] = {"ui-token", CLI_STR, NULL, "MOVIEREC_UI_TOKEN",
+                    "the event service's token, given to the UI in /config.js so it can rate "
+                    "(anyone who loads the page can read it: only on a trusted network)"},
     [O_POOL] = {"pool-recs", CLI_INT, "0", NULL,
                 "1: compute single recommendation lists on the thread pool (0: on the loop)"},
 };
@@ -78,6 +82,7 @@ int cmd_api(int argc, char **argv) {
       .redis_timeout_ms = (unsigned)v.num[O_REDIS_TIMEOUT],
       .web_dir = v.str[O_WEB],
       .events_url = v.str[O_EVENTS],
+      .ui_token = v.str[O_UI_TOKEN],
       .cache_ttl_s = (int)v.num[O_TTL],
       .models_dir = v.str[O_MODELS],
       .data_dir = data_dir,

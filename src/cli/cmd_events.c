@@ -9,7 +9,7 @@
 #include "core/mr_error.h"
 #include "services/events.h"
 
-enum { O_PORT, O_LISTEN, O_AMQP, O_DATA, O_CORS, O_THREADS, O_CONFIRM_MS, O_N };
+enum { O_PORT, O_LISTEN, O_AMQP, O_DATA, O_CORS, O_THREADS, O_CONFIRM_MS, O_TOKEN, O_N };
 static const cli_opt ev_opts[O_N] = {
     [O_PORT] = {"port", CLI_INT, "8001", "MOVIEREC_EVENTS_PORT", "HTTP port (0: any free port)"},
     [O_LISTEN] = {"listen", CLI_STR, "127.0.0.1", "MOVIEREC_LISTEN", "address to bind"},
@@ -21,6 +21,8 @@ static const cli_opt ev_opts[O_N] = {
     [O_THREADS] = {"threads", CLI_INT, "0", "MOVIEREC_THREADS", "event-loop threads (0: cores)"},
     [O_CONFIRM_MS] = {"confirm-timeout-ms", CLI_INT, "2000", NULL,
                       "wait this long for the broker's confirm before answering 503"},
+    [O_TOKEN] = {"token", CLI_STR, NULL, "MOVIEREC_TOKEN",
+                 "when set, POST /interact needs \"Authorization: Bearer TOKEN\" (else 401)"},
 };
 
 static void log_broker(void *user, int connected, const char *msg) {
@@ -58,6 +60,7 @@ int cmd_events(int argc, char **argv) {
   o.threads = (int)threads;
   o.cors_origin = strcmp(v.str[O_CORS], "none") ? v.str[O_CORS] : NULL;
   o.amqp_url = v.str[O_AMQP];
+  o.token = v.str[O_TOKEN];
   o.confirm_timeout_s = (double)confirm / 1000.0;
   o.on_broker_state = log_broker;
   rc = events_create(&o, ds, &s, err, sizeof(err));
@@ -66,8 +69,10 @@ int cmd_events(int argc, char **argv) {
     fprintf(stderr, "movierec events: %s\n", *err ? err : mr_strerror(rc));
     return 1;
   }
-  fprintf(stderr, "events: listening on http://%s:%d (POST /interact, GET /health, GET /metrics)\n",
-          o.listen, events_port(s));
+  fprintf(stderr,
+          "events: listening on http://%s:%d (POST /interact, GET /health, GET /metrics); "
+          "POST /interact %s\n",
+          o.listen, events_port(s), o.token && *o.token ? "needs the bearer token" : "is open");
   events_run(s);
   fprintf(stderr, "events: stopping\n");
   events_free(s);

@@ -11,7 +11,7 @@
 #include "core/mr_rng.h"
 #include "infra/http_client.h"
 
-enum { O_URL, O_COUNT, O_USERS, O_FIRST_USER, O_SEED, O_DATA, O_TIMEOUT, O_N };
+enum { O_URL, O_COUNT, O_USERS, O_FIRST_USER, O_SEED, O_DATA, O_TIMEOUT, O_TOKEN, O_N };
 static const cli_opt populate_opts[O_N] = {
     [O_URL] = {"url", CLI_STR, "http://127.0.0.1:8001", "MOVIEREC_EVENTS_URL",
                "event service base URL"},
@@ -22,6 +22,8 @@ static const cli_opt populate_opts[O_N] = {
     [O_SEED] = {"seed", CLI_INT, "42", NULL, "random seed (movies and ratings)"},
     [O_DATA] = {"data", CLI_STR, NULL, "MOVIEREC_DATA", "data directory (movies to pick from)"},
     [O_TIMEOUT] = {"timeout", CLI_INT, "5000", NULL, "per-request timeout in ms"},
+    [O_TOKEN] = {"token", CLI_STR, NULL, "MOVIEREC_TOKEN",
+                 "the event service's write token (sent as Authorization: Bearer)"},
 };
 
 #define POPULATE_TRIES 8
@@ -34,13 +36,13 @@ static void populate_sleep_ms(int ms) {
 
 /* POSTs one rating, retrying on 503 and connection errors (docs/SERVICES.md tells clients to);
  * returns the final HTTP status, or 0 when the service never answered. */
-static int populate_post(const char *url, const char *body, int timeout_ms, long *retries,
-                         char *err, size_t errlen) {
+static int populate_post(const char *url, const char *auth, const char *body, int timeout_ms,
+                         long *retries, char *err, size_t errlen) {
   int backoff = 100;
   for (int attempt = 0; attempt < POPULATE_TRIES; attempt++) {
     httpc_response r;
-    int rc = httpc_request("POST", url, "application/json", body, strlen(body), timeout_ms, &r, err,
-                           errlen);
+    int rc = httpc_request_hdr("POST", url, auth, "application/json", body, strlen(body),
+                               timeout_ms, &r, err, errlen);
     int status = rc ? 0 : r.status;
     if (!rc && status != 503 && status != 202)
       snprintf(err, errlen, "HTTP %d: %.200s", status, r.body);
@@ -131,8 +133,16 @@ int cmd_populate(int argc, char **argv) {
   mr_rng_seed(&rng, (uint64_t)v.num[O_SEED]);
   /* each user has a favourite genre: 70% of their ratings are high ratings of that genre, so
    * their recommendations visibly turn from cold start to personal */
-  char url[1024];
+  char url[1024], auth[600] = "";
   snprintf(url, sizeof(url), "%s/interact", v.str[O_URL]);
+  if (v.str[O_TOKEN] && *v.str[O_TOKEN]) {
+    const char *t = v.str[O_TOKEN];
+    if (strpbrk(t, "\r\n") || strlen(t) > 512) {
+      fprintf(stderr, "movierec populate: --token: at most 512 bytes, no line breaks\n");
+      goto done;
+    }
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", t);
+  }
   long accepted = 0, failed = 0, retries = 0;
   for (long k = 0; k < n; k++) {
     long u = k % users;
@@ -158,7 +168,8 @@ int cmd_populate(int argc, char **argv) {
     char body[128], err[512] = "";
     snprintf(body, sizeof(body), "{\"user_id\": %ld, \"movie_id\": %d, \"rating\": %ld}", first + u,
              ds->movies[m].id, rating);
-    int st = populate_post(url, body, (int)v.num[O_TIMEOUT], &retries, err, sizeof(err));
+    int st = populate_post(url, *auth ? auth : NULL, body, (int)v.num[O_TIMEOUT], &retries, err,
+                           sizeof(err));
     if (st == 202) {
       accepted++;
     } else {

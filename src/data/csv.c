@@ -297,7 +297,7 @@ int csv_parse_votes(const char *s, double *out) {
   s = csv_skip_ws(s);
   for (; *s; s++) {
     if (*s >= '0' && *s <= '9') {
-      if (++digits > 15) /* keeps mant * mult inside int64 */
+      if (++digits > 12) /* keeps mant * mult (up to 10^6) inside int64 */
         return MR_EFORMAT;
       mant = mant * 10 + (*s - '0');
       if (frac)

@@ -345,7 +345,6 @@ static int ds_latin1_to_utf8(const char *in, size_t len, char **out, size_t *out
       i++;
       continue;
     }
-    extra++;
     size_t need = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 0;
     int ok = need && c >= 0xC2 && i + need < len;
     for (size_t k = 1; ok && k <= need; k++)
@@ -354,8 +353,10 @@ static int ds_latin1_to_utf8(const char *in, size_t len, char **out, size_t *out
       valid = 0;
     i += ok ? need + 1 : 1;
   }
-  if (valid)
-    extra = 0;
+  /* not UTF-8: every byte >= 0x80, inside a valid-looking sequence or not, becomes two */
+  if (!valid)
+    for (i = 0; i < len; i++)
+      extra += (unsigned char)in[i] >= 0x80;
   char *o = malloc(len + extra + 1);
   if (!o)
     return MR_ENOMEM;

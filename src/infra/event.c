@@ -139,6 +139,95 @@ done:
   return rc;
 }
 
+/* Reads integer field `name` of obj within [lo, hi] into *out. required = 0: an absent field
+ * leaves *out unchanged. On error writes the reason and returns MR_EINVAL. */
+static int event_req_int(const json_t *obj, const char *name, long long lo, long long hi,
+                         int required, int64_t *out, char *msg, size_t cap) {
+  json_t *v = json_object_get(obj, name);
+  if (!v) {
+    if (!required)
+      return MR_OK;
+    snprintf(msg, cap, "missing field \"%s\"", name);
+    return MR_EINVAL;
+  }
+  if (!json_is_integer(v)) {
+    snprintf(msg, cap, "field \"%s\" must be an integer, got %s", name, event_json_type_name(v));
+    return MR_EINVAL;
+  }
+  long long x = json_integer_value(v);
+  if (x < lo || x > hi) {
+    snprintf(msg, cap, "field \"%s\" must be between %lld and %lld, got %lld", name, lo, hi, x);
+    return MR_EINVAL;
+  }
+  *out = x;
+  return MR_OK;
+}
+
+/* Reads the optional client-chosen "event_id" (32 hex characters, lowercased into out): a
+ * client that sends one and reuses it on every retry of the same rating cannot get it stored
+ * twice, since the consumer stores each event id once. Absent: out stays "". On error writes
+ * the reason and returns MR_EINVAL. */
+static int event_req_id(const json_t *obj, char out[EVENT_ID_LEN + 1], char *msg, size_t cap) {
+  json_t *v = json_object_get(obj, "event_id");
+  if (!v)
+    return MR_OK;
+  const char *id = json_string_value(v);
+  size_t n = id ? json_string_length(v) : 0;
+  int ok = n == EVENT_ID_LEN;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = isxdigit((unsigned char)id[i]);
+  if (!ok && !id)
+    snprintf(msg, cap, "field \"event_id\" must be a string of 32 hex characters, got %s",
+             event_json_type_name(v));
+  else if (!ok)
+    snprintf(msg, cap, "field \"event_id\" must be 32 hex characters, got %zu characters%s", n,
+             n == EVENT_ID_LEN ? " with a non-hex one" : "");
+  if (!ok)
+    return MR_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    out[i] = (char)tolower((unsigned char)id[i]);
+  out[n] = '\0';
+  return MR_OK;
+}
+
+int event_parse_request(const char *body, size_t len, const uint8_t *movie_ok, int32_t max_movie_id,
+                        mr_event *out, char *msg, size_t cap) {
+  json_error_t je;
+  int64_t rating = 0;
+  int rc = MR_EINVAL;
+  memset(out, 0, sizeof(*out));
+  if (!body || len == 0) {
+    snprintf(msg, cap,
+             "empty body: expected a JSON object {\"user_id\", \"movie_id\", \"rating\"}");
+    return MR_EFORMAT;
+  }
+  json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+  if (!j) {
+    snprintf(msg, cap, "malformed JSON: %s (line %d, column %d, position %d)", je.text, je.line,
+             je.column, je.position);
+    return MR_EFORMAT;
+  }
+  if (!json_is_object(j)) {
+    snprintf(msg, cap, "the body must be a JSON object, got %s", event_json_type_name(j));
+    goto done;
+  }
+  if (event_req_int(j, "user_id", 1, EVENT_ID_MAX, 1, &out->user_id, msg, cap) ||
+      event_req_int(j, "movie_id", 1, EVENT_ID_MAX, 1, &out->movie_id, msg, cap) ||
+      event_req_int(j, "rating", 1, 5, 1, &rating, msg, cap) ||
+      event_req_int(j, "ts", 1, EVENT_TS_MAX, 0, &out->ts, msg, cap) ||
+      event_req_id(j, out->event_id, msg, cap))
+    goto done;
+  if (!movie_ok || out->movie_id > max_movie_id || !movie_ok[out->movie_id]) {
+    snprintf(msg, cap, "unknown movie_id %lld", (long long)out->movie_id);
+    goto done;
+  }
+  out->rating = (int)rating;
+  rc = MR_OK;
+done:
+  json_decref(j);
+  return rc;
+}
+
 int event_format(const mr_event *ev, char *buf, size_t cap, size_t *len) {
   if (event_validate(ev, NULL, 0))
     return MR_EINVAL;

@@ -104,6 +104,13 @@ static long httpc_dechunk(char *b, size_t n) {
 
 int httpc_request(const char *method, const char *url, const char *content_type, const char *body,
                   size_t body_len, int timeout_ms, httpc_response *resp, char *err, size_t errlen) {
+  return httpc_request_hdr(method, url, NULL, content_type, body, body_len, timeout_ms, resp, err,
+                           errlen);
+}
+
+int httpc_request_hdr(const char *method, const char *url, const char *headers,
+                      const char *content_type, const char *body, size_t body_len, int timeout_ms,
+                      httpc_response *resp, char *err, size_t errlen) {
   char host[256], port[8] = "80";
   const char *path = "/";
   memset(resp, 0, sizeof(*resp));
@@ -146,6 +153,8 @@ int httpc_request(const char *method, const char *url, const char *content_type,
   }
   fprintf(f, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\nUser-Agent: movierec\r\n",
           method, path, host, port);
+  if (headers)
+    fputs(headers, f);
   if (body) {
     fprintf(f, "Content-Type: %s\r\nContent-Length: %zu\r\n",
             content_type ? content_type : "application/json", body_len);

@@ -19,6 +19,12 @@ typedef struct httpc_response {
 int httpc_request(const char *method, const char *url, const char *content_type, const char *body,
                   size_t body_len, int timeout_ms, httpc_response *resp, char *err, size_t errlen);
 
+/* httpc_request with extra request headers: `headers` (may be NULL) is zero or more complete
+ * "Name: value\r\n" lines, sent as given (e.g. "Authorization: Bearer T\r\n"). */
+int httpc_request_hdr(const char *method, const char *url, const char *headers,
+                      const char *content_type, const char *body, size_t body_len, int timeout_ms,
+                      httpc_response *resp, char *err, size_t errlen);
+
 /* Frees the body; the struct itself is the caller's. NULL is fine. */
 void httpc_response_free(httpc_response *r);
 

@@ -552,7 +552,9 @@ int als_load(const char *path, als_model **out, char *err, size_t errlen) {
   }
   memcpy(meta, mt, sizeof(meta));
   if (!(meta[0] >= 1 && meta[0] <= 4096) || xc != (uint64_t)meta[0] || yc != xc || xr < 1 ||
-      yr < 1 || xr > INT32_MAX || yr > INT32_MAX || !isfinite(meta[3]) || !isfinite(meta[4])) {
+      yr < 1 || xr > INT32_MAX || yr > INT32_MAX || !isfinite(meta[3]) || !isfinite(meta[4]) ||
+      !mf_in_range(meta[1], 0, INT32_MAX) || !mf_in_range(meta[2], 0, INT32_MAX) ||
+      !mf_in_range(meta[5], 0, UINT32_MAX) || !mf_in_range(meta[6], 0, UINT32_MAX)) {
     rc = als_load_fail(MR_EFORMAT, err, errlen, path, "inconsistent ALS shapes or parameters");
     goto fail;
   }

@@ -768,9 +768,15 @@ int content_load(const char *path, content_model **out, char *err, size_t errlen
     rc = MR_EFORMAT;
     goto fail;
   }
+  const double *p = pa;
+  for (int k = 0; k < 4; k++) /* dim, cast_n, min_df, wmode: integers */
+    if (!mf_in_range(p[k], INT32_MIN, INT32_MAX)) {
+      rec_set_err(err, errlen, "%s: invalid content model parameters", path);
+      rc = MR_EFORMAT;
+      goto fail;
+    }
   if ((rc = content_alloc((int32_t)er, (int32_t)pr_r, (int)ec, &m)))
     goto fail;
-  const double *p = pa;
   m->o.dim = (int)p[0];
   m->o.cast_n = (int)p[1];
   m->o.min_df = (int)p[2];

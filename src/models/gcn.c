@@ -709,7 +709,8 @@ int gcn_load(const char *path, gcn_model **out, char *err, size_t errlen) {
   }
   const double *params = pa;
   if (ar != 1 || ac < 4 || uc != ic || uc == 0 || uc > 4096 || (double)uc != params[0] || ur == 0 ||
-      ur > INT32_MAX || ir == 0 || ir > INT32_MAX || pr != 1 || pc != ir || dr != 1 || dc != ir) {
+      ur > INT32_MAX || ir == 0 || ir > INT32_MAX || pr != 1 || pc != ir || dr != 1 || dc != ir ||
+      !mf_in_range(params[1], 0, 16)) { /* layers, as gcn_fit allows */
     if (err && errlen)
       snprintf(err, errlen, "%s: malformed gcn sections", path);
     rc = MR_EFORMAT;

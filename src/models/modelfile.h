@@ -37,4 +37,16 @@ const char *mf_kind(const mf_file *f);
 int mf_get(const mf_file *f, const char *name, mf_dtype dtype, const void **data, uint64_t *rows,
            uint64_t *cols);
 
+/* 1 when v, a number read from a model file, is finite and within [lo, hi]. Loaders check this
+ * before converting a stored double to an integer type: an out-of-range conversion is undefined
+ * behaviour, and a CRC proves a file intact, not sane. */
+int mf_in_range(double v, double lo, double hi);
+
+/* The number of sections, and section i (0-based, file order) the way mf_get gives it plus its
+ * name and dtype; borrowed until mf_close. For tools that walk a whole file. MR_EINVAL when i is
+ * out of range. */
+uint32_t mf_n_sections(const mf_file *f);
+int mf_section_at(const mf_file *f, uint32_t i, const char **name, mf_dtype *dtype,
+                  const void **data, uint64_t *rows, uint64_t *cols);
+
 #endif

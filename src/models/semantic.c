@@ -907,6 +907,13 @@ int semantic_load(const char *path, semantic_model **out, char *err, size_t errl
     rc = MR_EFORMAT;
     goto fail;
   }
+  static const int int_params[] = {0, 1, 2, 3, 7, 9, 11, 12}; /* what sem_opts_unpack casts */
+  for (size_t k = 0; k < sizeof(int_params) / sizeof(int_params[0]); k++)
+    if (!mf_in_range(((const double *)pa)[int_params[k]], INT32_MIN, INT32_MAX)) {
+      rec_set_err(err, errlen, "%s: invalid semantic model parameters", path);
+      rc = MR_EFORMAT;
+      goto fail;
+    }
   if ((rc = sem_alloc((int32_t)er, (int32_t)pr_r, (int)ec, &m)))
     goto fail;
   sem_opts_unpack(pa, &m->o);

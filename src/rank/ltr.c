@@ -123,6 +123,13 @@ static double ltr_json_num(const json_t *v) {
   return NAN;
 }
 
+/* A JSON node index or feature id as an int: -2 for anything that is not an integer in
+ * [-1, INT32_MAX] (a cast of a larger or non-finite double is undefined). */
+static int ltr_json_index(const json_t *v) {
+  double d = ltr_json_num(v);
+  return d >= -1.0 && d <= (double)INT32_MAX && d == (double)(int)d ? (int)d : -2;
+}
+
 static int ltr_build_perfect(ltr_model *m);
 
 /* Builds the flattened trees from XGBoost's JSON model. */
@@ -175,15 +182,17 @@ static int ltr_flatten(ltr_model *m, char *err, size_t errlen) {
     m->roots[t] = (int32_t)off;
     for (size_t i = 0; i < n; i++) {
       ltr_node *nd = &m->nodes[off + i];
-      int l = (int)ltr_json_num(json_array_get(lc, i)),
-          r = (int)ltr_json_num(json_array_get(rcn, i));
+      int l = ltr_json_index(json_array_get(lc, i)), r = ltr_json_index(json_array_get(rcn, i));
       nd->value = (float)ltr_json_num(json_array_get(sc, i));
-      if (l < 0) {
+      if (l == -1) {
         nd->feature = -1;
         continue;
       }
-      int f = (int)ltr_json_num(json_array_get(si, i));
-      if (f < 0 || f >= m->n_features || (size_t)l >= n || r < 0 || (size_t)r >= n) {
+      int f = ltr_json_index(json_array_get(si, i));
+      /* children come after their parent in XGBoost's node order; requiring it keeps every
+       * path finite (a child index at or before its parent made ltr_predict loop forever) */
+      if (f < 0 || f >= m->n_features || l <= (int)i || (size_t)l >= n || r <= (int)i ||
+          (size_t)r >= n) {
         if (err)
           snprintf(err, errlen, "ranker model JSON: bad node %zu of tree %zu", i, t);
         goto done;
@@ -206,11 +215,25 @@ done:
   return rc;
 }
 
-static int ltr_node_depth(const ltr_node *nodes, int32_t i) {
-  if (nodes[i].feature < 0)
-    return 0;
-  int l = ltr_node_depth(nodes, nodes[i].left), r = ltr_node_depth(nodes, nodes[i].right);
-  return 1 + (l > r ? l : r);
+/* The depth of the deepest tree (longest root-to-leaf path), or -1 without memory. Children
+ * come after their parent (ltr_flatten checks it), so one backward pass over the nodes gives
+ * every node's depth: no recursion (a long chain would overflow the stack) and linear time even
+ * when a file makes nodes share a child (a recursive walk would take time exponential in the
+ * depth). */
+static int ltr_max_depth(const ltr_model *m) {
+  int32_t *dep = malloc(((size_t)m->n_nodes + 1) * sizeof(int32_t));
+  int d = 0;
+  if (!dep)
+    return -1;
+  for (int32_t i = m->n_nodes - 1; i >= 0; i--) {
+    const ltr_node *nd = &m->nodes[i];
+    dep[i] =
+        nd->feature < 0 ? 0 : 1 + (dep[nd->left] > dep[nd->right] ? dep[nd->left] : dep[nd->right]);
+  }
+  for (int t = 0; t < m->n_trees; t++)
+    d = dep[m->roots[t]] > d ? dep[m->roots[t]] : d;
+  free(dep);
+  return d;
 }
 
 /* Copies the subtree at node i into perfect-tree slot p (level-order numbering) of tree t. */
@@ -240,11 +263,9 @@ static void ltr_pad(ltr_model *m, int t, int32_t i, int32_t p, int level) {
 /* Builds the perfect-tree layout when every tree is shallow enough; otherwise leaves it NULL and
  * prediction walks the nodes. */
 static int ltr_build_perfect(ltr_model *m) {
-  int d = 0;
-  for (int t = 0; t < m->n_trees; t++) {
-    int td = ltr_node_depth(m->nodes, m->roots[t]);
-    d = td > d ? td : d;
-  }
+  int d = ltr_max_depth(m);
+  if (d < 0)
+    return MR_ENOMEM;
   free(m->p_feat);
   free(m->p_thr);
   free(m->p_leaf);
@@ -628,9 +649,11 @@ int ltr_from_file(const mf_file *f, const char *prefix, ltr_model **out, char *e
   snprintf(k1, sizeof(k1), "%sxgb_json", prefix);
   snprintf(k2, sizeof(k2), "%snames", prefix);
   snprintf(k3, sizeof(k3), "%smeta", prefix);
+  /* shapes as ltr_sections writes them: one row each (with zero rows the columns could claim
+   * any length over an empty section) */
   if (mf_get(f, k1, MF_U8, &json, &r1, &c1) || mf_get(f, k2, MF_U8, &names, &r2, &c2) ||
-      mf_get(f, k3, MF_I32, &meta, &r3, &c3) || c3 != 1 || c2 == 0 ||
-      ((const char *)names)[c2 - 1] != '\0') {
+      mf_get(f, k3, MF_I32, &meta, &r3, &c3) || r1 != 1 || r2 != 1 || r3 != 1 || c3 != 1 ||
+      c2 == 0 || ((const char *)names)[c2 - 1] != '\0') {
     if (err)
       snprintf(err, errlen, "ranker sections missing or malformed");
     return MR_EFORMAT;

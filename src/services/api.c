@@ -1112,6 +1112,10 @@ int api_create(const api_opts *o, reco *r, api **out) {
   api_buf_init(&js);
   api_buf_puts(&js, "window.MOVIEREC = {events: ");
   api_buf_json_str(&js, o->events_url ? o->events_url : "http://127.0.0.1:8001");
+  if (o->ui_token && *o->ui_token) { /* the operator chose to publish it to the UI's users */
+    api_buf_puts(&js, ", token: ");
+    api_buf_json_str(&js, o->ui_token);
+  }
   api_buf_puts(&js, "};\n");
   if (js.oom)
     goto fail;

@@ -14,6 +14,8 @@ typedef struct api_opts {
   unsigned redis_timeout_ms; /* a reply overdue by this long drops the connection (0: 250) */
   const char *web_dir;       /* the UI's files ("web") */
   const char *events_url;    /* the event service for /config.js */
+  const char *ui_token;      /* the event service's bearer token, handed to the UI in /config.js
+                                (NULL or "": none; then the UI cannot rate while a token is set) */
   int cache_ttl_s;           /* TTL of mr:u:{UID}:cache (300) */
   const char *models_dir;    /* model root: ROOT/current is followed (NULL: never swap) */
   const char *data_dir;      /* base data a swapped-in version is opened against */

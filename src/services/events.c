@@ -19,12 +19,11 @@
 #include "core/mr_rng.h"
 #include "services/http.h"
 
-#define EVENTS_TS_MAX (1LL << 40) /* the consumer's codec accepts ts in 1..2^40 */
-
 struct events_svc {
   http_server *http;
   amqpp *pub;
   uint8_t *movie_ok; /* by movie id, 0..max_movie_id */
+  char *token;       /* NULL: POST /interact is open */
   int32_t max_movie_id;
 };
 
@@ -62,57 +61,6 @@ static int new_event_id(char out[33]) {
   return 0;
 }
 
-/* Reads integer field `name` of obj within [lo, hi]. On error writes the reason for a 422 and
- * returns -1. required = 0: absent leaves *out unchanged and returns 0. */
-static int field_int(const json_t *obj, const char *name, long long lo, long long hi, int required,
-                     long long *out, char *msg, size_t cap) {
-  json_t *v = json_object_get(obj, name);
-  if (!v) {
-    if (!required)
-      return 0;
-    snprintf(msg, cap, "missing field \"%s\"", name);
-    return -1;
-  }
-  if (!json_is_integer(v)) {
-    snprintf(msg, cap, "field \"%s\" must be an integer, got %s", name, event_json_type_name(v));
-    return -1;
-  }
-  long long x = json_integer_value(v);
-  if (x < lo || x > hi) {
-    snprintf(msg, cap, "field \"%s\" must be between %lld and %lld, got %lld", name, lo, hi, x);
-    return -1;
-  }
-  *out = x;
-  return 0;
-}
-
-/* Reads the optional client-chosen "event_id" (32 hex chars, lowercased into out): a client
- * that sends one and reuses it on every retry of the same rating cannot get it stored twice,
- * since the consumer stores each event id once. Returns 1 when present and valid, 0 when
- * absent, -1 with the reason for a 422 in msg. */
-static int field_event_id(const json_t *obj, char out[33], char *msg, size_t cap) {
-  json_t *v = json_object_get(obj, "event_id");
-  if (!v)
-    return 0;
-  const char *id = json_string_value(v);
-  size_t n = id ? json_string_length(v) : 0;
-  int ok = n == EVENT_ID_LEN;
-  for (size_t i = 0; ok && i < n; i++)
-    ok = (id[i] >= '0' && id[i] <= '9') || ((id[i] | 0x20) >= 'a' && (id[i] | 0x20) <= 'f');
-  if (!ok && !id)
-    snprintf(msg, cap, "field \"event_id\" must be a string of 32 hex characters, got %s",
-             event_json_type_name(v));
-  else if (!ok)
-    snprintf(msg, cap, "field \"event_id\" must be 32 hex characters, got %zu characters%s", n,
-             n == EVENT_ID_LEN ? " with a non-hex one" : "");
-  if (!ok)
-    return -1;
-  for (size_t i = 0; i < n; i++)
-    out[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] | 0x20 : id[i]);
-  out[n] = 0;
-  return 1;
-}
-
 static void finish_publish(void *arg) {
   events_pending *pd = arg;
   if (pd->status == 0) {
@@ -138,37 +86,21 @@ static void h_interact(http_req *r, void *user) {
   events_svc *s = user;
   char msg[256];
   size_t n;
+  if (!http_req_bearer_ok(r, s->token)) {
+    http_add_header(r, "WWW-Authenticate", "Bearer");
+    http_send_error(r, 401, "missing or wrong bearer token (Authorization: Bearer <token>)");
+    return;
+  }
   const char *body = http_req_body(r, &n);
-  if (!body) {
-    http_send_error(r, 400,
-                    "empty body: expected a JSON object {\"user_id\", \"movie_id\", \"rating\"}");
+  mr_event ev;
+  int rc = event_parse_request(body, n, s->movie_ok, s->max_movie_id, &ev, msg, sizeof(msg));
+  if (rc != MR_OK) {
+    http_send_error(r, rc == MR_EFORMAT ? 400 : 422, "%s", msg);
     return;
   }
-  json_error_t je;
-  json_t *j = json_loadb(body, n, JSON_REJECT_DUPLICATES, &je);
-  if (!j) {
-    http_send_error(r, 400, "malformed JSON: %s (line %d, column %d, position %d)", je.text,
-                    je.line, je.column, je.position);
-    return;
-  }
-  long long uid = 0, mid = 0, rating = 0, ts = 0;
-  char client_id[33];
-  int has_id = 0;
-  if (!json_is_object(j)) {
-    snprintf(msg, sizeof(msg), "the body must be a JSON object, got %s", event_json_type_name(j));
-    goto invalid;
-  }
-  if (field_int(j, "user_id", 1, INT32_MAX, 1, &uid, msg, sizeof(msg)) ||
-      field_int(j, "movie_id", 1, INT32_MAX, 1, &mid, msg, sizeof(msg)) ||
-      field_int(j, "rating", 1, 5, 1, &rating, msg, sizeof(msg)) ||
-      field_int(j, "ts", 1, EVENTS_TS_MAX, 0, &ts, msg, sizeof(msg)) ||
-      (has_id = field_event_id(j, client_id, msg, sizeof(msg))) < 0)
-    goto invalid;
-  if (mid > s->max_movie_id || !s->movie_ok[mid]) {
-    snprintf(msg, sizeof(msg), "unknown movie_id %lld", mid);
-    goto invalid;
-  }
-  json_decref(j);
+  long long uid = ev.user_id, mid = ev.movie_id, rating = ev.rating, ts = ev.ts;
+  /* a client-chosen event id makes retries of the same rating idempotent downstream */
+  int has_id = ev.event_id[0] != '\0';
   if (ts == 0)
     ts = (long long)time(NULL);
   if (!amqpp_connected(s->pub)) { /* fail fast while the broker is away */
@@ -178,7 +110,7 @@ static void h_interact(http_req *r, void *user) {
   }
   events_pending *pd = malloc(sizeof(*pd));
   if (pd && has_id)
-    memcpy(pd->event_id, client_id, sizeof(client_id));
+    memcpy(pd->event_id, ev.event_id, sizeof(pd->event_id));
   if (!pd || (!has_id && new_event_id(pd->event_id) != 0)) {
     free(pd);
     http_send_error(r, 500, "cannot create an event id");
@@ -198,9 +130,6 @@ static void h_interact(http_req *r, void *user) {
     http_send_error(r, 503, "message broker unavailable");
   }
   return; /* answered by finish_publish on this loop */
-invalid:
-  json_decref(j);
-  http_send_error(r, 422, "%s", msg);
 }
 
 static void h_health(http_req *r, void *user) {
@@ -261,6 +190,8 @@ int events_create(const events_opts *o, const mr_dataset *ds, events_svc **out, 
     if (ds->movies[i].id > s->max_movie_id)
       s->max_movie_id = ds->movies[i].id;
   if (!(s->movie_ok = calloc((size_t)s->max_movie_id + 1, 1)))
+    goto fail;
+  if (o->token && *o->token && !(s->token = strdup(o->token)))
     goto fail;
   for (int32_t i = 0; i < ds->n_movies; i++)
     if (ds->movies[i].id > 0)
@@ -339,5 +270,6 @@ void events_free(events_svc *s) {
   http_server_free(s->http);
   amqpp_free(s->pub);
   free(s->movie_ok);
+  free(s->token);
   free(s);
 }

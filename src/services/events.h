@@ -14,6 +14,8 @@ typedef struct events_opts {
   int threads;                    /* loop threads; <= 0 = cores */
   const char *cors_origin;        /* NULL = no CORS */
   const char *amqp_url;           /* required */
+  const char *token;              /* POST /interact needs "Authorization: Bearer <token>";
+                                     NULL or "" = open (copied) */
   double confirm_timeout_s;       /* broker confirm wait before a 503; default 2 */
   amqpp_state_fn on_broker_state; /* broker (dis)connections, e.g. to log them; may be NULL */
   void *state_user;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +28,9 @@
  * limit well above ours so every body up to it gets our JSON 413 instead. */
 #define HTTP_H2O_BODY_FACTOR 16
 #define HTTP_H2O_BODY_MIN (1u << 20)
+/* Longest request target (path and query) answered normally; longer ones get a 414. h2o itself
+ * only refuses request heads over ~400 KiB. */
+#define HTTP_MAX_URL 8192
 
 /* Latency buckets (seconds) of the Prometheus histogram. */
 static const double http_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
@@ -211,6 +215,21 @@ static char *url_decode(http_req *r, const char *s, size_t n, int plus_space) {
   return out;
 }
 
+/* 1 when every '%' in s[0..n) starts an escape url_decode accepts (two hex digits, not %00). */
+static int pct_valid(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] != '%')
+      continue;
+    if (i + 2 >= n)
+      return 0;
+    int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+      return 0;
+    i += 2;
+  }
+  return 1;
+}
+
 static const char *reason_of(int status) {
   switch (status) {
   case 200:
@@ -241,6 +260,8 @@ static const char *reason_of(int status) {
     return "Conflict";
   case 413:
     return "Payload Too Large";
+  case 414:
+    return "URI Too Long";
   case 415:
     return "Unsupported Media Type";
   case 422:
@@ -693,6 +714,22 @@ const char *http_req_header(http_req *r, const char *name) {
   return arena_strndup(r, h->headers.entries[at].value.base, h->headers.entries[at].value.len);
 }
 
+int http_req_bearer_ok(http_req *r, const char *token) {
+  if (!token || !*token)
+    return 1;
+  const char *h = http_req_header(r, "authorization");
+  if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+    return 0;
+  h += 7;
+  /* constant time in the token's length: every byte of the token is compared whatever the
+   * client sent, so the time taken says nothing about how many leading bytes matched */
+  size_t got = strlen(h), want = strlen(token);
+  unsigned char diff = got != want;
+  for (size_t i = 0; i < want; i++)
+    diff |= (unsigned char)(token[i] ^ (i < got ? h[i] : 0));
+  return diff == 0;
+}
+
 /* Answers a preflight or a 405 with the methods of every route matching `path`. */
 static void allowed_methods(http_server *s, const char *path, size_t len, char *out, size_t cap) {
   size_t n = 0;
@@ -759,6 +796,14 @@ static int on_h2o_req(h2o_handler_t *self, h2o_req_t *req) {
   if (found >= 0)
     r->route = found; /* metrics count a 413 or 400 against the route it was meant for */
 
+  if (req->path.len > HTTP_MAX_URL)
+    return http_send_error(r, 414, "request URI too long (%zu bytes, limit %d)", req->path.len,
+                           HTTP_MAX_URL),
+           0;
+  /* a handler would read a malformed value as absent and answer with its default */
+  if (req->query_at != SIZE_MAX &&
+      !pct_valid(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1))
+    return http_send_error(r, 400, "malformed percent-encoding in the query string"), 0;
   if (req->entity.base && req->entity.len > s->o.max_body)
     return http_send_error(r, 413, "request body too large (%zu bytes, limit %zu)", req->entity.len,
                            s->o.max_body),
@@ -927,6 +972,22 @@ static void close_walk_cb(uv_handle_t *h, void *arg) {
     uv_close(h, NULL);
 }
 
+/* Shuts down (not closes) a client connection's socket, so h2o reads EOF and closes the
+ * connection through its own path, freeing it (see loop_main's end). */
+static void shutdown_walk_cb(uv_handle_t *h, void *arg) {
+  http_loop *l = arg;
+  uv_os_fd_t fd;
+  if (h->type == UV_TCP && h != (uv_handle_t *)&l->listener && !uv_is_closing(h) &&
+      uv_fileno(h, &fd) == 0)
+    shutdown(fd, SHUT_RDWR);
+}
+
+/* Empties one of h2o's timeout lists (see loop_main's end). */
+static void timeout_unlink_all(h2o_timeout_t *t) {
+  while (!h2o_linklist_is_empty(&t->_entries))
+    h2o_timeout_unlink(H2O_STRUCT_FROM_MEMBER(h2o_timeout_entry_t, _link, t->_entries.next));
+}
+
 static void *loop_main(void *arg) {
   http_loop *l = arg;
   http_server *s = l->srv;
@@ -972,6 +1033,11 @@ report:
 
   if (rc == 0) {
     uv_run(&l->uv, UV_RUN_DEFAULT);
+    /* clients still connected after the grace period (an idle keep-alive, one halfway through
+     * sending a request): end their sockets and let h2o see EOF and free its connections */
+    uv_walk(&l->uv, shutdown_walk_cb, l);
+    for (int i = 0; i < 8; i++)
+      uv_run(&l->uv, UV_RUN_NOWAIT);
   } else {
     /* this or another loop failed: undo our own init only if it succeeded */
     if (init_ok && s->o.loop_init && s->o.loop_fini)
@@ -985,6 +1051,19 @@ report:
      * h2o_context_dispose would assert on the non-empty timeout list */
     if (h2o_timeout_is_linked(&l->ctx.http2._graceful_shutdown_timeout))
       h2o_timeout_unlink(&l->ctx.http2._graceful_shutdown_timeout);
+    /* Connections h2o did not close above (not reading at the moment) still sit on these
+     * lists, and the assertion aborted the process on SIGTERM (found by the HTTP fuzz driver
+     * with a client halfway through a request). Their timers can never fire again: unlink. */
+    h2o_timeout_t *lists[] = {&l->ctx.zero_timeout,
+                              &l->ctx.one_sec_timeout,
+                              &l->ctx.hundred_ms_timeout,
+                              &l->ctx.handshake_timeout,
+                              &l->ctx.http1.req_timeout,
+                              &l->ctx.http2.idle_timeout,
+                              &l->ctx.http2.graceful_shutdown_timeout,
+                              &l->ctx.proxy.io_timeout};
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+      timeout_unlink_all(lists[i]);
     h2o_context_dispose(&l->ctx);
     uv_walk(&l->uv, close_walk_cb, NULL);
     for (int i = 0; i < 16 && uv_run(&l->uv, UV_RUN_NOWAIT) != 0; i++)

@@ -126,8 +126,8 @@ const char *http_req_path(const http_req *r);   /* raw path without the query, N
 const char *http_req_param(const http_req *r, const char *name);
 
 /* First query-string value of `name` (`?a=1&b=x%20y` -> "x y"; '+' decodes to ' '),
- * NUL-terminated, valid as long as `r`; "" for `?name` or `?name=`; NULL when absent or when
- * the value is not valid percent-encoding. */
+ * NUL-terminated, valid as long as `r`; "" for `?name` or `?name=`; NULL when absent. A query
+ * string with a malformed escape (`%zz`, `%4`, `%00`) never reaches a handler: it gets a 400. */
 const char *http_req_query(http_req *r, const char *name);
 
 /* The request body (whole, already read; at most max_body bytes) and its length; not
@@ -137,6 +137,11 @@ const char *http_req_body(const http_req *r, size_t *len);
 /* First request header `name` (case-insensitive), NUL-terminated copy valid as long as `r`;
  * NULL when absent. */
 const char *http_req_header(http_req *r, const char *name);
+
+/* 1 when token is NULL or "" (no authentication configured) or when the request carries
+ * `Authorization: Bearer <token>` exactly; 0 otherwise. The comparison takes the same time
+ * whatever the client sent. */
+int http_req_bearer_ok(http_req *r, const char *token);
 
 /* ---- Responses: each send answers `r` and frees it ------------------------------------ */
 
