@@ -67,6 +67,10 @@ typedef struct api_ctx {
   char field[512]; /* the cache field: model version + request variant */
   reco_rating *live;
   int n_live;
+  /* what the ratings hash held when read (field count, newest TS): the computed body is cached
+   * only if the hash still holds that, so a rating stored while we computed is not hidden
+   * behind a stale cache entry */
+  long long seen_fields, seen_max_ts;
   char *trending;
   size_t trending_len;
   uv_work_t work; /* computing on the thread pool */
@@ -260,17 +264,55 @@ static void api_section(api_ctx *c, api_buf *b, const char *name, const char *ti
 
 /* Stores a computed body in the user's cache hash (fire and forget; HSET and EXPIRE go out in
  * one write). */
+/* HSET + EXPIRE of the cache field, only when the user's ratings hash still has the field count
+ * and newest timestamp the request read (the consumer's DEL of the cache may have come while we
+ * computed: storing then would pin a body without the new rating for the whole TTL). */
+static const char api_cache_lua[] =
+    "if redis.call('HLEN', KEYS[2]) ~= tonumber(ARGV[4]) then return 0 end\n"
+    "local mx = 0\n"
+    "for _, v in ipairs(redis.call('HVALS', KEYS[2])) do\n"
+    "  local t = tonumber(string.match(v, ':(%d+)$')) or 0\n"
+    "  if t > mx then mx = t end\n"
+    "end\n"
+    "if mx ~= tonumber(ARGV[5]) then return 0 end\n"
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
+    "return 1\n";
+
+/* The newest "RATING:TS" timestamp, as the Lua above reads it (0 when absent). */
+static long long api_live_ts(const char *v, size_t len) {
+  size_t i = len;
+  while (i > 0 && v[i - 1] >= '0' && v[i - 1] <= '9')
+    i--;
+  if (i == len || i == 0 || v[i - 1] != ':' || len - i > 18)
+    return 0;
+  long long t = 0;
+  for (size_t k = i; k < len; k++)
+    t = t * 10 + (v[k] - '0');
+  return t;
+}
+
+/* Stores a computed body in the user's cache hash (fire and forget). */
 static void api_cache_store(api_ctx *c, const api_buf *b) {
   if (c->degraded || !api_redis_up(c->L->redis))
     return;
-  char ttl[32];
+  char ttl[32], rkey[64], nf[32], mx[32];
   snprintf(ttl, sizeof(ttl), "%d", c->a->ttl);
-  const char *hset[] = {"HSET", c->key, c->field, b->p};
-  size_t hlen[] = {4, strlen(c->key), strlen(c->field), b->len};
-  const char *exp[] = {"EXPIRE", c->key, ttl};
-  size_t elen[] = {6, strlen(c->key), strlen(ttl)};
-  if (!api_redis_cmd(c->L->redis, NULL, NULL, 4, hset, hlen))
-    api_redis_cmd(c->L->redis, NULL, NULL, 3, exp, elen);
+  snprintf(rkey, sizeof(rkey), "mr:u:{%d}:ratings", (int)c->uid);
+  snprintf(nf, sizeof(nf), "%lld", c->seen_fields);
+  snprintf(mx, sizeof(mx), "%lld", c->seen_max_ts);
+  const char *argv[] = {"EVAL", api_cache_lua, "2", c->key, rkey, c->field, b->p, ttl, nf, mx};
+  size_t len[] = {4,
+                  sizeof(api_cache_lua) - 1,
+                  1,
+                  strlen(c->key),
+                  strlen(rkey),
+                  strlen(c->field),
+                  b->len,
+                  strlen(ttl),
+                  strlen(nf),
+                  strlen(mx)};
+  api_redis_cmd(c->L->redis, NULL, NULL, 10, argv, len);
 }
 
 /* Builds the body of c into c->body (worker thread: touches neither the request nor Redis). */
@@ -454,6 +496,12 @@ static void api_on_ratings(redisReply *rep, void *arg) {
     return;
   }
   size_t pairs = rep->elements / 2;
+  c->seen_fields = (long long)pairs;
+  for (size_t i = 0; i < pairs; i++) {
+    redisReply *v = rep->element[2 * i + 1];
+    long long t = v->type == REDIS_REPLY_STRING ? api_live_ts(v->str, v->len) : 0;
+    c->seen_max_ts = t > c->seen_max_ts ? t : c->seen_max_ts;
+  }
   if (pairs > API_MAX_LIVE)
     pairs = API_MAX_LIVE;
   if (pairs && !(c->live = malloc(pairs * sizeof(*c->live)))) {
