@@ -20,15 +20,8 @@ else COUNT=${MR_HTTP_FUZZ_COUNT:-100000}; GROWTH=32768; fi
 TMP=$(mktemp -d /tmp/mr_http_fuzz.XXXXXX)
 API_PID=
 EV_PID=
-stop_pid() {
-  [ -n "$1" ] || return 0
-  kill "$1" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
-}
 cleanup() {
-  stop_pid "$API_PID"
-  stop_pid "$EV_PID"
+  harness_stop "$API_PID" "$EV_PID"
   "$H/rabbitmq.sh" stop "$TMP/rmq" >/dev/null 2>&1 || true
   "$H/redis.sh" stop "$TMP/redis" >/dev/null 2>&1 || true
   rm -rf "$TMP"

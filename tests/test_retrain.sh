@@ -17,11 +17,7 @@ API_PID=""
 LOOP_PID=""
 cleanup() {
   [ -n "$LOOP_PID" ] && kill "$LOOP_PID" 2>/dev/null || true
-  if [ -n "$API_PID" ] && kill -0 "$API_PID" 2>/dev/null; then
-    kill "$API_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$API_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$API_PID" 2>/dev/null || true
-  fi
+  harness_stop "$API_PID"
   "$HERE/harness/redis.sh" stop "$TMP/redis" || true
   rm -rf "$TMP"
 }

@@ -36,11 +36,7 @@ PIDS=()
 NAMES=()
 cleanup() {
   set +e
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null
-  done
+  harness_stop "${PIDS[@]}"
   [ "$PIPELINE" = 1 ] && "$HERE/harness/rabbitmq.sh" stop "$TMP/rmq" >/dev/null 2>&1
   "$HERE/harness/redis.sh" stop "$TMP/redis" >/dev/null 2>&1
   rm -rf "$TMP"

@@ -39,6 +39,19 @@ harness_kill_pidfile() {
   rm -f "$f"
 }
 
+# harness_stop PID...: SIGTERM each running process, give them 5 s together, then SIGKILL what
+# is left. Empty arguments are skipped; safe under set -e.
+harness_stop() {
+  local p
+  for p in "$@"; do [ -z "$p" ] || kill "$p" 2>/dev/null || true; done
+  for p in "$@"; do
+    [ -n "$p" ] || continue
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+  return 0
+}
+
 # harness_watch DIR OWNER_PID STOP_CMD...: a detached watcher that runs STOP_CMD once OWNER_PID
 # is gone, so a test killed by a timeout (SIGKILL, no trap) leaves no server behind. Its pid is
 # in DIR/watcher.pid; harness_unwatch DIR ends it.
