@@ -11,15 +11,9 @@ export HOME=$TMP # the Erlang cookie of the node and of the CLI tools
 EV_PID=
 FAILS=0
 
-port_free() { ! (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
-pick_port() { # a free port P with P+1 free too
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-    if port_free "$p" && port_free $((p + 1)); then echo "$p"; return 0; fi
-  done
-  return 1
-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/harness/common.sh"
+pick_port() { harness_pick_port 2; } # a free port P with P+1 free too (the broker's dist port)
 
 AMQP_PORT=$(pick_port)
 NODE="mrtestev$AMQP_PORT@localhost"
@@ -219,7 +213,14 @@ TOKEN_URL=http://127.0.0.1:$TOKEN_PORT
 MOVIEREC_TOKEN='s3cret-t0ken' "$BIN" events --port "$TOKEN_PORT" \
   --amqp "amqp://guest:guest@127.0.0.1:$AMQP_PORT/" --threads 1 >"$TMP/events_token.log" 2>&1 &
 TOKEN_PID=$!
-for _ in $(seq 1 100); do curl -s -o /dev/null "$TOKEN_URL/health" && break; sleep 0.1; done
+TOKEN_UP=0
+for _ in $(seq 1 300); do
+  curl -s -o /dev/null "$TOKEN_URL/health" && { TOKEN_UP=1; break; }
+  kill -0 "$TOKEN_PID" 2>/dev/null || break
+  sleep 0.1
+done
+[ "$TOKEN_UP" = 1 ] && ok "token instance answers" ||
+  fail "token instance on $TOKEN_PORT did not answer: $(tail -n 5 "$TMP/events_token.log")"
 tpost() { # BODY [curl args]: POST /interact on the token instance
   local b=$1
   shift

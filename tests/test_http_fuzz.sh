@@ -62,7 +62,7 @@ for url in "http://127.0.0.1:$API_PORT/health" "http://127.0.0.1:$EV_PORT/health
   for _ in $(seq 1 600); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' -m 2 "$url")" = 200 ] && { ok=1; break; }
     kill -0 "$API_PID" 2>/dev/null && kill -0 "$EV_PID" 2>/dev/null ||
-      { tail -20 "$TMP/api.log" "$TMP/events.log" >&2; echo "test_http_fuzz: a service died" >&2; exit 1; }
+      { tail -n 20 "$TMP/api.log" "$TMP/events.log" >&2; echo "test_http_fuzz: a service died" >&2; exit 1; }
     sleep 0.1
   done
   [ "$ok" = 1 ] || { echo "test_http_fuzz: $url not healthy" >&2; exit 1; }

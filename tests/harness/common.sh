@@ -9,12 +9,16 @@ harness_port_free() {
   return 0
 }
 
-# harness_pick_port [SPAN]: prints a free port in 20000..59999 (random start, linear probe);
-# with SPAN, ports PORT..PORT+SPAN-1 must all be free (unused ones are not checked twice).
+# harness_pick_port [SPAN]: prints a free port in 10000..19999 (random start); with SPAN, ports
+# PORT..PORT+SPAN-1 must all be free. The range stays below the kernel's ephemeral ports
+# (32768..60999 by default): a port picked there could be taken by any outgoing connection
+# between the check and the server's bind (seen in CI: a service died with EADDRINUSE). It also
+# stays below 20000, where the RabbitMQ CLI tools of a node with distribution port P take
+# P+10000..P+10010.
 harness_pick_port() {
   local span=${1:-1} base p i ok
   for _ in $(seq 1 200); do
-    base=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    base=$((10000 + (RANDOM * 32768 + RANDOM) % (10000 - span)))
     ok=1
     for ((i = 0; i < span; i++)); do
       p=$((base + i))
