@@ -15,6 +15,7 @@
 
 #include "core/mr_error.h"
 #include "data/csr.h"
+#include "model_check.h"
 #include "models/content.h"
 #include "models/model.h"
 
@@ -309,6 +310,8 @@ static void test_save_load(void **state) {
   assert_int_equal(rec_score_user(r, 1, b), MR_OK);
   assert_int_equal(content_score_user(m, 1, a), MR_OK);
   assert_memory_equal(a, b, sizeof(a));
+  check_score_items(r, 3, items, rt, 2);
+  check_score_items(r, 3, NULL, NULL, 0);
   rec_free(r);
   content_free(l);
   content_free(m);

@@ -16,6 +16,7 @@
 #include "core/mr_error.h"
 #include "core/mr_rng.h"
 #include "data/csr.h"
+#include "model_check.h"
 #include "models/gcn.h"
 #include "models/model.h"
 #include "models/model_ops.h"
@@ -448,6 +449,9 @@ static void test_registry_kinds(void **state) {
   assert_int_equal(gcn_user_from_history(rec_state_of(l, "gcn"), it, r, 2, x), MR_OK);
   assert_int_equal(gcn_score_vector(rec_state_of(l, "gcn"), x, a), MR_OK);
   assert_memory_equal(a, c, sizeof(a));
+  /* the candidates-only scorer agrees with both (an empty history: popularity) */
+  check_score_items(l, 30, it, r, 2);
+  check_score_items(l, 30, NULL, NULL, 0);
   unlink(path);
   rec_free(l);
   rec_free(gcn);

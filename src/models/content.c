@@ -733,6 +733,27 @@ int content_score_history(const content_model *m, const int32_t *items, const fl
   return MR_OK;
 }
 
+int content_score_items(const content_model *m, int32_t user, const int32_t *h_items,
+                        const float *h_ratings, int n_h, const int32_t *items, int n, float *out) {
+  if (n < 0 || (n > 0 && (!items || !out)) || user >= m->n_users ||
+      (user < 0 && (n_h < 0 || (n_h > 0 && (!h_items || !h_ratings)))))
+    return MR_EINVAL;
+  for (int k = 0; k < n; k++)
+    if (items[k] < 0 || items[k] >= m->n_items)
+      return MR_ERANGE;
+  if (user >= 0) {
+    embed_scores_at(m->emb, m->d, m->profiles + (size_t)user * m->d, items, n, out);
+    return MR_OK;
+  }
+  float *prof = malloc((size_t)m->d * sizeof(float));
+  if (!prof)
+    return MR_ENOMEM;
+  embed_profile(m->emb, m->n_items, m->d, (embed_wmode)m->o.wmode, h_items, h_ratings, n_h, prof);
+  embed_scores_at(m->emb, m->d, prof, items, n, out);
+  free(prof);
+  return MR_OK;
+}
+
 int content_similar(const content_model *m, int32_t item, int n, int32_t *out_items,
                     float *out_scores) {
   return embed_similar(m->emb, m->n_items, m->d, item, n, out_items, out_scores);
@@ -830,6 +851,12 @@ static int content_reg_score_history(const void *state, const int32_t *items, co
                                      int n, float *scores) {
   return content_score_history(state, items, ratings, n, scores);
 }
+static int content_reg_score_items(const void *state, int32_t user, const int32_t *h_items,
+                                   const float *h_ratings, int n_h, const int32_t *items, int n,
+                                   float *out, float *scratch) {
+  (void)scratch;
+  return content_score_items(state, user, h_items, h_ratings, n_h, items, n, out);
+}
 static int content_reg_save(const void *state, const char *path) {
   return content_save(state, path);
 }
@@ -858,6 +885,7 @@ const rec_ops rec_content_ops = {
     .fit = content_reg_fit,
     .score_user = content_reg_score_user,
     .score_history = content_reg_score_history,
+    .score_items = content_reg_score_items,
     .save = content_reg_save,
     .load = content_reg_load,
     .n_items = content_reg_n_items,

@@ -60,6 +60,10 @@ int content_score_user(const content_model *m, int32_t user, float *scores);
 /* The same from a given history (n may be 0: zeros). */
 int content_score_history(const content_model *m, const int32_t *items, const float *ratings, int n,
                           float *scores);
+/* The scores of items[0..n) only, equal to content_score_user's (user >= 0) or
+ * content_score_history's (user < 0, history h_*) values there. */
+int content_score_items(const content_model *m, int32_t user, const int32_t *h_items,
+                        const float *h_ratings, int n_h, const int32_t *items, int n, float *out);
 /* "More like this": up to n movies most similar (cosine) to item, the item itself excluded,
  * best first, ties by lower index. out_items[n], out_scores[n] (may be NULL) are the caller's.
  * Returns the count written (>= 0) or a negative status. Allocates an n_items workspace. */

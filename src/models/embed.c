@@ -58,7 +58,16 @@ void embed_profile(const float *emb, int32_t n_items, int d, embed_wmode wmode,
 }
 
 void embed_scores(const float *emb, int32_t n_items, int d, const float *v, float *scores) {
-  cblas_sgemv(CblasRowMajor, CblasNoTrans, n_items, d, 1.0f, emb, d, v, 1, 0.0f, scores, 1);
+  /* one dot per row rather than sgemv: the candidates-only scorer must match it bit for bit,
+   * and at d = 64 the plain loop is as fast single-threaded */
+  for (int32_t i = 0; i < n_items; i++)
+    scores[i] = embed_dot(v, emb + (size_t)i * d, d);
+}
+
+void embed_scores_at(const float *emb, int d, const float *v, const int32_t *items, int n,
+                     float *out) {
+  for (int k = 0; k < n; k++)
+    out[k] = embed_dot(v, emb + (size_t)items[k] * d, d);
 }
 
 int embed_similar(const float *emb, int32_t n_items, int d, int32_t item, int n, int32_t *out_items,

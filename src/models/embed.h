@@ -22,8 +22,22 @@ void embed_normalize(float *x, int d);
 void embed_profile(const float *emb, int32_t n_items, int d, embed_wmode wmode,
                    const int32_t *items, const float *ratings, int n, float *prof);
 
+/* <x, e> over d floats. Every scorer of an embedding model (all items, or only some) goes
+ * through this one loop, so both give bit-identical scores. */
+static inline float embed_dot(const float *x, const float *e, int d) {
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (int c = 0; c < d; c++)
+    s += x[c] * e[c];
+  return s;
+}
+
 /* scores[n_items] = emb (row-major n_items x d) times v[d]. */
 void embed_scores(const float *emb, int32_t n_items, int d, const float *v, float *scores);
+
+/* out[k] = <emb[items[k]], v> for k < n: embed_scores at those items only (items in range). */
+void embed_scores_at(const float *emb, int d, const float *v, const int32_t *items, int n,
+                     float *out);
 
 /* Up to n movies with the highest emb_i . emb_item, item itself excluded, best first, ties by
  * lower index, into out_items[n] and out_scores[n] (may be NULL). Returns the count written or

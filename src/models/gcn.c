@@ -10,6 +10,7 @@
 
 #include "core/mr_error.h"
 #include "core/mr_rng.h"
+#include "models/embed.h"
 #include "models/modelfile.h"
 
 struct gcn_graph {
@@ -604,16 +605,34 @@ fail:
 int gcn_score_vector(const gcn_model *m, const float *x, float *scores) {
   if (!m || !x || !scores)
     return MR_EINVAL;
-  int dim = m->dim;
-  for (int32_t i = 0; i < m->n_items; i++) {
-    const float *e = m->item_emb + (size_t)i * dim;
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int c = 0; c < dim; c++)
-      s += x[c] * e[c];
-    scores[i] = s;
-  }
+  embed_scores(m->item_emb, m->n_items, m->dim, x, scores);
   return MR_OK;
+}
+
+int gcn_score_items(const gcn_model *m, int32_t user, const int32_t *h_items,
+                    const float *h_ratings, int n_h, const int32_t *items, int n, float *out) {
+  if (!m || n < 0 || (n > 0 && (!items || !out)) || user >= m->n_users)
+    return MR_EINVAL;
+  for (int k = 0; k < n; k++)
+    if (items[k] < 0 || items[k] >= m->n_items)
+      return MR_ERANGE;
+  if (user >= 0) {
+    embed_scores_at(m->item_emb, m->dim, m->user_emb + (size_t)user * m->dim, items, n, out);
+    return MR_OK;
+  }
+  float *x = malloc((size_t)m->dim * sizeof(float));
+  if (!x)
+    return MR_ENOMEM;
+  int rc = gcn_user_from_history(m, h_items, h_ratings, n_h, x);
+  if (rc == MR_EEMPTY) { /* nothing to personalize from: popularity order, as the scorers */
+    for (int k = 0; k < n; k++)
+      out[k] = m->popz[items[k]];
+    rc = MR_OK;
+  } else if (!rc) {
+    embed_scores_at(m->item_emb, m->dim, x, items, n, out);
+  }
+  free(x);
+  return rc;
 }
 
 int gcn_score_user(const gcn_model *m, int32_t user, float *scores) {

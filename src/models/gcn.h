@@ -69,6 +69,12 @@ int gcn_user_from_history(const gcn_model *m, const int32_t *items, const float 
 /* scores[i] = <x, e_i>. */
 int gcn_score_vector(const gcn_model *m, const float *x, float *scores);
 
+/* out[k] = the score of items[k] (k < n) for a training user (user >= 0) or a history
+ * (user < 0), equal to gcn_score_user's / the history scorer's value there, computed for those
+ * items only (the ranker's features need the candidates' scores, not the catalogue's). */
+int gcn_score_items(const gcn_model *m, int32_t user, const int32_t *h_items,
+                    const float *h_ratings, int n_h, const int32_t *items, int n, float *out);
+
 /* Hidden gems: z(gcn scores of the user) - beta * popz, where z standardizes the user's scores
  * over the items (so beta is on the same scale whatever the embedding norms, and beta = 0
  * ranks exactly like gcn_score_user) and popz is gcn_item_popz. Larger beta surfaces less-known

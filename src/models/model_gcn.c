@@ -100,6 +100,13 @@ static int gems_reg_save(const void *state, const char *path) {
   return gcn_save(state, path, "gems");
 }
 
+static int gcn_reg_score_items(const void *state, int32_t user, const int32_t *h_items,
+                               const float *h_ratings, int n_h, const int32_t *items, int n,
+                               float *out, float *scratch) {
+  (void)scratch;
+  return gcn_score_items(state, user, h_items, h_ratings, n_h, items, n, out);
+}
+
 /* Final item embeddings, for features of the ranker and similar-movie lookups. */
 static int gcn_reg_item_embeddings(const void *state, const float **emb, int *dim) {
   *emb = gcn_item_emb(state);
@@ -117,6 +124,7 @@ const rec_ops rec_gcn_ops = {
     .n_items = gcn_reg_n_items,
     .free = gcn_reg_free,
     .item_embeddings = gcn_reg_item_embeddings,
+    .score_items = gcn_reg_score_items,
 };
 const rec_ops rec_gems_ops = {
     .kind = "gems",
