@@ -154,8 +154,62 @@ void api_buf_json_str(api_buf *b, const char *s) {
   api_buf_json_strn(b, s, strlen(s));
 }
 
+/* %.6g for 1e-4 <= |x| < 1e6 (scores, ratings) without printf: six significant digits as an
+ * integer, then the digits around the point with trailing zeros dropped. The product x * 10^k
+ * may round the sixth digit the other way from glibc's exact decimal rounding when x sits
+ * within an ulp of a tie; other magnitudes go to printf. Returns the length, 0 to fall back. */
+static size_t api_fmt_g6(double x, char *out) {
+  static const double pow10[] = {1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
+                                 1e7,  1e8,  1e9,  1e10};
+  double ax = fabs(x);
+  if (!(ax >= 1e-4 && ax < 1e6))
+    return 0;
+  int e = -4;
+  while (e < 5 && ax >= pow10[e + 5])
+    e++;
+  long long m = llrint(ax * pow10[(5 - e) + 4]); /* ties to even, as printf */
+  if (m >= 1000000) { /* rounded up to the next power of ten */
+    m /= 10;
+    if (++e > 5)
+      return 0;
+  }
+  char dig[6];
+  for (int i = 5; i >= 0; i--, m /= 10)
+    dig[i] = (char)('0' + m % 10);
+  int nd = 6;
+  while (nd > 1 && dig[nd - 1] == '0')
+    nd--;
+  size_t n = 0;
+  if (x < 0)
+    out[n++] = '-';
+  if (e >= 0) {
+    for (int i = 0; i <= e; i++)
+      out[n++] = dig[i];
+    if (nd > e + 1) {
+      out[n++] = '.';
+      for (int i = e + 1; i < nd; i++)
+        out[n++] = dig[i];
+    }
+  } else {
+    out[n++] = '0';
+    out[n++] = '.';
+    for (int i = 0; i < -e - 1; i++)
+      out[n++] = '0';
+    for (int i = 0; i < nd; i++)
+      out[n++] = dig[i];
+  }
+  return n;
+}
+
 void api_buf_json_num(api_buf *b, double x) {
-  if (!isfinite(x))
-    x = 0;
-  api_buf_printf(b, "%.6g", x);
+  if (!isfinite(x) || x == 0) {
+    api_buf_putc(b, '0');
+    return;
+  }
+  char tmp[32];
+  size_t n = api_fmt_g6(x, tmp);
+  if (n)
+    api_buf_put(b, tmp, n);
+  else
+    api_buf_printf(b, "%.6g", x);
 }

@@ -10,7 +10,13 @@
 struct api_catalog {
   const mr_dataset *ds;
   char **lower; /* lower-cased titles, for case-insensitive search */
+  /* per movie, the JSON of the fields every movie object shares ("movie_id":..,"poster_url":..)
+   * written once here: escaping titles and genres per item was ~10% of an uncached request */
+  api_buf common;
+  size_t *common_at; /* n_movies + 1 offsets into common */
 };
+
+static void api_catalog_write_common(const api_catalog *c, api_buf *b, const mr_movie *m);
 
 int api_catalog_create(const mr_dataset *ds, api_catalog **out) {
   *out = NULL;
@@ -27,6 +33,16 @@ int api_catalog_create(const mr_dataset *ds, api_catalog **out) {
     for (char *p = c->lower[i]; *p; p++)
       *p = (char)tolower((unsigned char)*p);
   }
+  if (!(c->common_at = malloc(((size_t)ds->n_movies + 1) * sizeof(size_t))))
+    goto fail;
+  api_buf_init(&c->common);
+  for (int32_t i = 0; i < ds->n_movies; i++) {
+    c->common_at[i] = c->common.len;
+    api_catalog_write_common(c, &c->common, &ds->movies[i]);
+  }
+  c->common_at[ds->n_movies] = c->common.len;
+  if (c->common.oom)
+    goto fail;
   *out = c;
   return MR_OK;
 fail:
@@ -41,6 +57,8 @@ void api_catalog_free(api_catalog *c) {
     for (int32_t i = 0; i < c->ds->n_movies; i++)
       free(c->lower[i]);
   free(c->lower);
+  free(c->common_at);
+  api_buf_free(&c->common);
   free(c);
 }
 
@@ -59,13 +77,18 @@ void api_catalog_genres(const api_catalog *c, api_buf *b, uint32_t mask) {
 }
 
 /* The fields every movie object shares. */
-static void api_catalog_common(const api_catalog *c, api_buf *b, const mr_movie *m) {
+static void api_catalog_write_common(const api_catalog *c, api_buf *b, const mr_movie *m) {
   api_buf_printf(b, "\"movie_id\":%d,\"title\":", (int)m->id);
   api_buf_json_str(b, m->title);
   api_buf_printf(b, ",\"year\":%d,\"genres\":", m->year);
   api_catalog_genres(c, b, m->genres);
   api_buf_puts(b, ",\"poster_url\":");
   api_buf_json_str(b, m->poster_url);
+}
+
+static void api_catalog_common(const api_catalog *c, api_buf *b, const mr_movie *m) {
+  size_t i = (size_t)(m - c->ds->movies);
+  api_buf_put(b, c->common.p + c->common_at[i], c->common_at[i + 1] - c->common_at[i]);
 }
 
 void api_catalog_item(const api_catalog *c, api_buf *b, int32_t movie, double score) {
