@@ -111,6 +111,54 @@ static void test_fit_and_score(void **state) {
   world_free(&w);
 }
 
+/* ts_top_n picks what rec_top_n picks over the full scores, for every user and n, from the
+ * candidates when enough are left and from the catalogue when not (n above per_gen), with and
+ * without an exclusion set, for training users and for histories. */
+static void test_top_n_matches_full_ranking(void **state) {
+  (void)state;
+  world w;
+  world_make(&w);
+  rec_model *m = fit(&w, "gens=1,per_gen=15,trees=20,early_stop=0");
+  float s[NI], scratch[NI], ts_a[NI], ts_b[NI];
+  int32_t a[NI], b[NI];
+  uint8_t exclude[NI];
+  static const int ns[] = {1, 5, 10, 14, 15, 16, 30, NI};
+  int from_catalogue = 0;
+  for (int u = 0; u < NU; u++) {
+    memset(exclude, 0, sizeof(exclude));
+    for (int64_t j = w.ui->indptr[u]; j < w.ui->indptr[u + 1]; j++)
+      exclude[w.ui->indices[j]] = 1;
+    assert_int_equal(rec_score_user(m, u, s), MR_OK);
+    for (size_t k = 0; k < sizeof(ns) / sizeof(ns[0]); k++) {
+      int want = rec_top_n(s, NI, exclude, ns[k], a, ts_a);
+      int got = ts_top_n(m, 0, u, NULL, NULL, 0, exclude, ns[k], scratch, b, ts_b);
+      assert_int_equal(got, want);
+      assert_memory_equal(a, b, (size_t)got * sizeof(int32_t));
+      assert_memory_equal(ts_a, ts_b, (size_t)got * sizeof(float));
+      from_catalogue += ns[k] > 15;
+    }
+  }
+  assert_true(from_catalogue > 0);
+  /* a history, and an exclusion set wider than the history (candidates dropped) */
+  int32_t items[3] = {1, 3, 5};
+  float ratings[3] = {5, 5, 4};
+  assert_int_equal(rec_score_history(m, items, ratings, 3, s), MR_OK);
+  memset(exclude, 0, sizeof(exclude));
+  exclude[1] = exclude[3] = exclude[5] = 1;
+  for (int i = 7; i < NI; i += 4)
+    exclude[i] = 1;
+  for (size_t k = 0; k < sizeof(ns) / sizeof(ns[0]); k++) {
+    int want = rec_top_n(s, NI, exclude, ns[k], a, NULL);
+    int got = ts_top_n(m, 0, -1, items, ratings, 3, exclude, ns[k], scratch, b, NULL);
+    assert_int_equal(got, want);
+    assert_memory_equal(a, b, (size_t)got * sizeof(int32_t));
+  }
+  assert_true(ts_top_n(m, 0, NU, NULL, NULL, 0, NULL, 5, scratch, b, NULL) < 0);
+  assert_true(ts_top_n(m, 3, 0, NULL, NULL, 0, NULL, 5, scratch, b, NULL) < 0);
+  rec_free(m);
+  world_free(&w);
+}
+
 /* The data set's own ratings array (which, in an evaluation, holds the test ratings too) is
  * never read: poisoning it changes nothing; and the same seed gives the same scores. */
 static void test_no_leakage_and_determinism(void **state) {
@@ -282,7 +330,8 @@ static void test_bad_params(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_fit_and_score),     cmocka_unit_test(test_no_leakage_and_determinism),
+      cmocka_unit_test(test_fit_and_score),
+      cmocka_unit_test(test_top_n_matches_full_ranking),     cmocka_unit_test(test_no_leakage_and_determinism),
       cmocka_unit_test(test_rank_users_sample), cmocka_unit_test(test_cross_ranker),
       cmocka_unit_test(test_bad_params),
   };

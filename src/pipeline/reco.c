@@ -283,7 +283,20 @@ int reco_recommend_ranked(const reco *r, int32_t user_id, const reco_rating *liv
     rc = MR_EINVAL;
     goto done;
   }
-  if (!m && genre_mask) {
+  int got = -1;
+  if (m && m == r->personal && rec_state_of(m, "two_stage")) {
+    /* the two-stage model ranks its candidates and picks the top n among them */
+    int which = ranker == RECO_RANKER_CROSS ? TS_RANKER_CROSS
+                : ranker == RECO_RANKER_LTR ? TS_RANKER_LTR
+                                            : 0;
+    got = use_user ? ts_top_n(m, which, user, NULL, NULL, 0, rated, n, scores, top, top_s)
+                   : ts_top_n(m, which, -1, h_items, h_ratings, nh, rated, n, scores, top, top_s);
+    if (got < 0) {
+      rc = got;
+      goto done;
+    }
+    rc = MR_OK;
+  } else if (!m && genre_mask) {
     /* a new user who told us their genres */
     const genre_model *g = rec_state_of(r->genre, "genre");
     rc = g ? genre_score_genres(g, genre_mask, scores) : MR_EINVAL;
@@ -303,7 +316,8 @@ int reco_recommend_ranked(const reco *r, int32_t user_id, const reco_rating *liv
   }
   if (rc)
     goto done;
-  int got = rec_top_n(scores, n_items, rated, n, top, top_s);
+  if (got < 0)
+    got = rec_top_n(scores, n_items, rated, n, top, top_s);
   for (int k = 0; k < got; k++) {
     out[k].movie = top[k];
     out[k].score = top_s[k];

@@ -12,6 +12,7 @@
 
 #include "core/mr_error.h"
 #include "core/mr_rng.h"
+#include "core/mr_sort.h"
 #include "data/csr.h"
 #include "eval/split.h"
 #include "models/model_ops.h"
@@ -80,6 +81,7 @@ typedef struct ts_buf {
   float *y;
   feat_scratch *scratch;
   float *pred;      /* ranker scores per candidate */
+  uint64_t *keys;   /* 2 x (max_cands + 1): the final top-n over the candidates */
   cross_ws *cws;    /* the cross ranker's scratch (made on first use) */
   int32_t *h_items; /* the user's recent history, for the cross ranker */
   float *h_ratings;
@@ -105,6 +107,7 @@ static void ts_buf_free(ts_buf *b) {
   free(b->x);
   free(b->y);
   free(b->pred);
+  free(b->keys);
   feat_scratch_free(b->scratch);
   cross_ws_free(b->cws);
   free(b->h_items);
@@ -132,10 +135,11 @@ static int ts_buf_create(const ts_state *s, ts_buf **out) {
   b->x = malloc(((size_t)b->max_cands + 1) * (size_t)nf * sizeof(float));
   b->y = malloc(((size_t)b->max_cands + 1) * sizeof(float));
   b->pred = malloc(((size_t)b->max_cands + 1) * sizeof(float));
+  b->keys = malloc(2 * ((size_t)b->max_cands + 1) * sizeof(uint64_t));
   b->h_items = malloc(TS_CROSS_HIST * sizeof(int32_t));
   b->h_ratings = malloc(TS_CROSS_HIST * sizeof(float));
   if (!ok || !b->flag || !b->proposed || !b->cands || !b->top || !b->x || !b->y || !b->pred ||
-      !b->h_items || !b->h_ratings || feat_scratch_create(s->feat, &b->scratch)) {
+      !b->keys || !b->h_items || !b->h_ratings || feat_scratch_create(s->feat, &b->scratch)) {
     ts_buf_free(b);
     return MR_ENOMEM;
   }
@@ -698,39 +702,49 @@ fail:
   return rc;
 }
 
-/* Candidates get the ranker's score; every other movie sits far below, ordered by ALS. */
-static int ts_score(const ts_state *cs, int which, int32_t user, const int32_t *items,
-                    const float *ratings, int n, float *scores, ts_serve_split *split) {
-  ts_state *s = (ts_state *)cs; /* only the buffer pool changes, under its mutex */
-  ts_buf *b = NULL;
-  int nc = 0;
+/* Candidates and their ranker scores for one user into b (b->cands, b->pred, *nc). */
+static int ts_rank(const ts_state *s, ts_buf *b, int which, int32_t user, const int32_t *items,
+                   const float *ratings, int n, int *nc, ts_serve_split *split) {
   if (which == 0)
     which = s->which;
   if (which != TS_RANKER_LTR && which != TS_RANKER_CROSS)
     return MR_EINVAL;
   if ((which == TS_RANKER_LTR && !s->ranker) || (which == TS_RANKER_CROSS && !s->cross))
     return MR_ENOTFOUND;
-  int rc = ts_buf_take(s, &b);
+  int rc = ts_user_rows(s, b, user, items, ratings, n, nc, split);
   if (rc)
     return rc;
-  if ((rc = ts_user_rows(s, b, user, items, ratings, n, &nc, split)))
-    goto done;
   double t0 = split ? ts_now() : 0;
   if (which == TS_RANKER_CROSS)
-    rc = ts_cross_predict(s, b, user, items, ratings, n, nc);
+    rc = ts_cross_predict(s, b, user, items, ratings, n, *nc);
   else
-    ltr_predict(s->ranker, b->x, nc, b->pred);
-  if (rc)
-    goto done;
+    ltr_predict(s->ranker, b->x, *nc, b->pred);
+  if (split && !rc) {
+    split->ranker_us += (ts_now() - t0) * 1e6;
+    split->candidates += *nc;
+  }
+  return rc;
+}
+
+/* Every movie's score from b's ranked candidates: candidates get the ranker's score; every other
+ * movie sits far below, ordered by ALS. */
+static void ts_fill_scores(const ts_state *s, const ts_buf *b, int nc, float *scores) {
   for (int32_t i = 0; i < s->n_items; i++)
     scores[i] = -1e6f + b->scores[0][i] * 1e-3f;
   for (int c = 0; c < nc; c++)
     scores[b->cands[c]] = b->pred[c];
-  if (split) {
-    split->ranker_us += (ts_now() - t0) * 1e6;
-    split->candidates += nc;
-  }
-done:
+}
+
+static int ts_score(const ts_state *cs, int which, int32_t user, const int32_t *items,
+                    const float *ratings, int n, float *scores, ts_serve_split *split) {
+  ts_state *s = (ts_state *)cs; /* only the buffer pool changes, under its mutex */
+  ts_buf *b = NULL;
+  int nc = 0;
+  int rc = ts_buf_take(s, &b);
+  if (rc)
+    return rc;
+  if (!(rc = ts_rank(s, b, which, user, items, ratings, n, &nc, split)))
+    ts_fill_scores(s, b, nc, scores);
   ts_buf_give(s, b);
   return rc;
 }
@@ -959,4 +973,49 @@ int ts_score_with(const rec_model *m, int which, int32_t user, const int32_t *it
     if (items[k] < 0 || items[k] >= s->n_items)
       return MR_ERANGE;
   return ts_score(s, which, user, items, ratings, n, scores, NULL);
+}
+
+int ts_top_n(const rec_model *m, int which, int32_t user, const int32_t *items,
+             const float *ratings, int n_hist, const uint8_t *exclude, int n, float *scores,
+             int32_t *top, float *top_scores) {
+  ts_state *s = rec_state_of(m, "two_stage");
+  if (!s || n < 1 || !scores || !top)
+    return MR_EINVAL;
+  if (user >= s->n_users)
+    return MR_ERANGE;
+  for (int k = 0; k < n_hist; k++)
+    if (items[k] < 0 || items[k] >= s->n_items)
+      return MR_ERANGE;
+  ts_buf *b = NULL;
+  int nc = 0, got = 0;
+  int rc = ts_buf_take(s, &b);
+  if (rc)
+    return rc;
+  if ((rc = ts_rank(s, b, which, user, items, ratings, n_hist, &nc, NULL)))
+    goto done;
+  /* every non-candidate scores below every candidate, so with n candidates left the answer is
+   * among them: rank those instead of the catalogue (same keys, same ties) */
+  uint64_t *keys = b->keys;
+  int m_left = 0;
+  for (int c = 0; c < nc; c++)
+    if (!(exclude && exclude[b->cands[c]]) && b->pred[c] == b->pred[c])
+      keys[m_left++] = mr_rank_key(b->pred[c], (uint32_t)b->cands[c]);
+  if (m_left >= n) {
+    mr_select_rank_keys(keys, (size_t)m_left, (size_t)n);
+    mr_sort_rank_keys(keys, (size_t)n, keys + m_left);
+    for (int c = 0; c < nc; c++)
+      scores[b->cands[c]] = b->pred[c];
+    for (int k = 0; k < n; k++) {
+      top[k] = (int32_t)mr_rank_key_index(keys[k]);
+      if (top_scores)
+        top_scores[k] = scores[top[k]];
+    }
+    got = n;
+  } else {
+    ts_fill_scores(s, b, nc, scores);
+    got = rec_top_n(scores, s->n_items, exclude, n, top, top_scores);
+  }
+done:
+  ts_buf_give(s, b);
+  return rc ? rc : got;
 }

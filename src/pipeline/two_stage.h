@@ -62,6 +62,14 @@ int ts_has_ranker(const rec_model *m, int which);
 int ts_score_with(const rec_model *m, int which, int32_t user, const int32_t *items,
                   const float *ratings, int n, float *scores);
 
+/* The n best movies not in exclude (n_items flags, may be NULL) for a user, as rec_top_n over
+ * ts_score_with's scores would pick them (same order, same ties), but ranked among the
+ * candidates when enough are left. scores is n_items floats of scratch. Returns the count
+ * written to top (and top_scores, may be NULL), or a negative error. */
+int ts_top_n(const rec_model *m, int which, int32_t user, const int32_t *items,
+             const float *ratings, int n_hist, const uint8_t *exclude, int n, float *scores,
+             int32_t *top, float *top_scores);
+
 /* Where the serving time of one or more requests went (accumulated by ts_score_split). */
 typedef struct ts_serve_split {
   double candidates_us; /* proposing generators' scores + candidate selection */
