@@ -116,6 +116,9 @@ struct feat_scratch {
   int cap;
   uint64_t *order; /* sort keys: order-preserving score bits (high), candidate (low) */
   float *genre_share;
+  /* per candidate (n_movies + 1 each): ratings up to "now", 7 and 30 days before, rating sum */
+  int64_t *pop_now, *pop_7d, *pop_30d;
+  double *pop_rsum;
 };
 
 /* ---- people dictionary (open addressing on name hashes) ---- */
@@ -456,7 +459,13 @@ int feat_scratch_create(const feat_ctx *c, feat_scratch **out) {
   s->mark = calloc((size_t)c->n_people + 1, sizeof(int32_t));
   s->order = malloc(((size_t)c->n_movies + 1) * 2 * sizeof(uint64_t)); /* keys + radix tmp */
   s->genre_share = calloc(MR_MAX_GENRES, sizeof(float));
-  if (!s->mark || !s->order || !s->genre_share) {
+  size_t nm = (size_t)c->n_movies + 1;
+  s->pop_now = malloc(nm * sizeof(int64_t));
+  s->pop_7d = malloc(nm * sizeof(int64_t));
+  s->pop_30d = malloc(nm * sizeof(int64_t));
+  s->pop_rsum = malloc(nm * sizeof(double));
+  if (!s->mark || !s->order || !s->genre_share || !s->pop_now || !s->pop_7d || !s->pop_30d ||
+      !s->pop_rsum) {
     feat_scratch_free(s);
     return MR_ENOMEM;
   }
@@ -473,7 +482,70 @@ void feat_scratch_free(feat_scratch *s) {
   free(s->sims);
   free(s->order);
   free(s->genre_share);
+  free(s->pop_now);
+  free(s->pop_7d);
+  free(s->pop_30d);
+  free(s->pop_rsum);
   free(s);
+}
+
+/* The bucket of time t for feat_movie_upto: -1 before the first rating, n_buckets after the
+ * last bucket. */
+static int64_t feat_bucket_of(const feat_ctx *c, int64_t t) {
+  if (t < c->t_first)
+    return -1;
+  int64_t k = (t - c->t_first) / c->bucket_width;
+  return k < c->n_buckets ? k : c->n_buckets;
+}
+
+/* feat_movie_upto for every candidate at three times (t_u, 7 and 30 days before) and the rating
+ * sum up to t_u, in sweeps: bucket entries, then timestamps, then the scans. Each lookup is a
+ * likely cache miss (the per-movie tables are megabytes); one candidate at a time they came one
+ * after another (a third of feat_compute's time waited on the rating-sum load alone). */
+static void feat_pop_batch(const feat_ctx *c, feat_scratch *s, const int32_t *cands, int n,
+                           int64_t t_u) {
+  const int64_t t[3] = {t_u, t_u - (int64_t)(7 * FEAT_DAY), t_u - (int64_t)(30 * FEAT_DAY)};
+  int64_t *out[3] = {s->pop_now, s->pop_7d, s->pop_30d};
+  if (!c->m_bucket) {
+    for (int ci = 0; ci < n; ci++)
+      for (int w = 0; w < 3; w++)
+        out[w][ci] = feat_movie_upto(c, cands[ci], t[w]);
+  } else {
+    const size_t stride = (size_t)c->n_buckets + 1;
+    int64_t k[3];
+    for (int w = 0; w < 3; w++)
+      k[w] = feat_bucket_of(c, t[w]);
+    for (int ci = 0; ci < n; ci++)
+      for (int w = 0; w < 3; w++)
+        if (k[w] >= 0 && k[w] < c->n_buckets)
+          __builtin_prefetch(c->m_bucket + (size_t)cands[ci] * stride + (size_t)k[w]);
+    for (int ci = 0; ci < n; ci++) {
+      int32_t m = cands[ci];
+      int64_t b = c->m_ptr[m], nr = c->m_ptr[m + 1] - b;
+      for (int w = 0; w < 3; w++) {
+        int64_t i = k[w] < 0 ? 0 : k[w] >= c->n_buckets ? nr
+                                  : c->m_bucket[(size_t)m * stride + (size_t)k[w]];
+        out[w][ci] = i;
+        if (i < nr)
+          __builtin_prefetch(c->m_ts + b + i);
+      }
+      if (out[0][ci] > 0)
+        __builtin_prefetch(c->m_rsum + b + out[0][ci] - 1);
+    }
+    for (int ci = 0; ci < n; ci++) {
+      int64_t b = c->m_ptr[cands[ci]], nr = c->m_ptr[cands[ci] + 1] - b;
+      for (int w = 0; w < 3; w++) {
+        int64_t i = out[w][ci];
+        while (i < nr && c->m_ts[b + i] <= t[w])
+          i++;
+        out[w][ci] = i;
+      }
+    }
+  }
+  for (int ci = 0; ci < n; ci++) {
+    int64_t cnt = s->pop_now[ci];
+    s->pop_rsum[ci] = cnt ? c->m_rsum[c->m_ptr[cands[ci]] + cnt - 1] : 0.0;
+  }
 }
 
 static int genre_count_of(uint32_t g) {
@@ -581,18 +653,12 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
   }
 
   const int nf = FEAT_N;
-  const int64_t bucket_stride = c->n_buckets + 1;
+  for (int ci = 0; ci < in->n_cands; ci++)
+    if (in->cands[ci] < 0 || in->cands[ci] >= c->n_movies)
+      return MR_ERANGE;
+  feat_pop_batch(c, s, in->cands, in->n_cands, t_u);
   for (int ci = 0; ci < in->n_cands; ci++) {
     int32_t m = in->cands[ci];
-    if (m < 0 || m >= c->n_movies)
-      return MR_ERANGE;
-    if (c->m_bucket && ci + 4 < in->n_cands && in->cands[ci + 4] >= 0 &&
-        in->cands[ci + 4] < c->n_movies && t_u >= c->t_first) {
-      /* the time-bucket rows miss the cache: ask for a later candidate's now */
-      int64_t k = (t_u - c->t_first) / c->bucket_width;
-      if (k < c->n_buckets)
-        __builtin_prefetch(c->m_bucket + (size_t)in->cands[ci + 4] * (size_t)bucket_stride + k);
-    }
     const mr_movie *mv = &ds->movies[m];
     float *row = x + (size_t)ci * nf;
     int f = 0;
@@ -608,13 +674,12 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
     row[f++] = usr && usr->age > 0 ? (float)usr->age : NAN;
     row[f++] = usr && usr->gender == 'M' ? 1.0f : usr && usr->gender == 'F' ? 0.0f : NAN;
     row[f++] = usr && usr->occupation >= 0 ? (float)usr->occupation : NAN;
-    double rsum;
-    int64_t cnt = feat_count_asof(c, m, t_u, &rsum);
+    int64_t cnt = s->pop_now[ci];
     float logpop = (float)log1p((double)cnt);
     row[f++] = logpop;
-    row[f++] = cnt ? (float)(rsum / (double)cnt) : NAN;
-    row[f++] = (float)(cnt - feat_movie_upto(c, m, t_u - (int64_t)(7 * FEAT_DAY)));
-    row[f++] = (float)(cnt - feat_movie_upto(c, m, t_u - (int64_t)(30 * FEAT_DAY)));
+    row[f++] = cnt ? (float)(s->pop_rsum[ci] / (double)cnt) : NAN;
+    row[f++] = (float)(cnt - s->pop_7d[ci]);
+    row[f++] = (float)(cnt - s->pop_30d[ci]);
     int imdb = mv->has_imdb;
     row[f++] = imdb && mv->imdb_rating > 0 ? mv->imdb_rating : NAN;
     row[f++] = imdb && mv->imdb_votes > 0 ? (float)log1p(mv->imdb_votes) : NAN;
