@@ -9,14 +9,14 @@
 #include <string.h>
 
 static inline uint64_t mr_rank_key(float score, uint32_t index) {
-  uint32_t b = 0xFFFFFFFFu; /* NaN ranks last */
-  if (score == score) {
-    if (score == 0.0f)
-      score = 0.0f; /* -0 ties with +0 */
-    memcpy(&b, &score, sizeof(b));
-    b = (b & 0x80000000u) ? ~b : b | 0x80000000u; /* ascending as unsigned */
-    b = ~b;                                       /* descending */
-  }
+  /* branch-free (a catalogue's worth of keys per request): + 0.0f turns -0 into +0 so they tie */
+  float s = score + 0.0f;
+  uint32_t b;
+  memcpy(&b, &s, sizeof(b));
+  uint32_t neg = (uint32_t)-(int32_t)(b >> 31);
+  b ^= neg | 0x80000000u; /* ascending as unsigned */
+  b = ~b;                 /* descending */
+  b = score == score ? b : 0xFFFFFFFFu; /* NaN ranks last */
   return (uint64_t)b << 32 | index;
 }
 

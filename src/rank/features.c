@@ -93,6 +93,8 @@ struct feat_ctx {
   int64_t *m_ts;
   double *m_rsum; /* prefix sums of the ratings in that order */
   float *m_wr;
+  float *m_logvotes; /* the imdb_log_votes feature per movie */
+  float *log_count;  /* log1p(k) for k = 0 .. the most ratings of a movie (log popularity) */
   int64_t latest_ts;
   /* people: directors and top cast mapped to dense ids */
   int32_t *dir_ptr, *dir_ids, *cast_ptr, *cast_ids;
@@ -199,6 +201,8 @@ void feat_ctx_free(feat_ctx *c) {
   free(c->m_ts);
   free(c->m_rsum);
   free(c->m_wr);
+  free(c->m_logvotes);
+  free(c->log_count);
   free(c->dir_ptr);
   free(c->dir_ids);
   free(c->cast_ptr);
@@ -326,6 +330,7 @@ static int feat_weighted_ratings(feat_ctx *c) {
     } else {
       c->m_wr[m] = NAN;
     }
+    c->m_logvotes[m] = mv->has_imdb && mv->imdb_votes > 0 ? (float)log1p(mv->imdb_votes) : NAN;
   }
   free(votes);
   return MR_OK;
@@ -357,10 +362,11 @@ int feat_ctx_create(const mr_dataset *ds, const mr_rating *r, size_t n, const cs
   c->m_rsum = malloc((n + 1) * sizeof(double));
   feat_tr *tr = malloc((n + 1) * sizeof(feat_tr));
   c->m_wr = calloc((size_t)c->n_movies, sizeof(float));
+  c->m_logvotes = calloc((size_t)c->n_movies + 1, sizeof(float));
   int64_t *fill =
       malloc(((size_t)(c->n_users > c->n_movies ? c->n_users : c->n_movies) + 1) * sizeof(int64_t));
   if (!c->u_ptr || !c->u_item || !c->u_rating || !c->u_ts || !c->m_ptr || !c->m_ts || !c->m_rsum ||
-      !c->m_wr || !fill || !tr) {
+      !c->m_wr || !c->m_logvotes || !fill || !tr) {
     free(fill);
     free(tr);
     goto fail;
@@ -405,6 +411,13 @@ int feat_ctx_create(const mr_dataset *ds, const mr_rating *r, size_t n, const cs
     }
   }
   free(tr);
+  int64_t most = 0;
+  for (int32_t m = 0; m < c->n_movies; m++)
+    most = c->m_ptr[m + 1] - c->m_ptr[m] > most ? c->m_ptr[m + 1] - c->m_ptr[m] : most;
+  if (!(c->log_count = malloc(((size_t)most + 1) * sizeof(float))))
+    goto fail;
+  for (int64_t k = 0; k <= most; k++)
+    c->log_count[k] = (float)log1p((double)k);
   /* each user's slice by (ts, item): insertion sort, slices are short and often sorted */
   for (int32_t u = 0; u < c->n_users; u++)
     for (int64_t i = c->u_ptr[u] + 1; i < c->u_ptr[u + 1]; i++) {
@@ -657,6 +670,7 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
     if (in->cands[ci] < 0 || in->cands[ci] >= c->n_movies)
       return MR_ERANGE;
   feat_pop_batch(c, s, in->cands, in->n_cands, t_u);
+  const float log_nh = (float)log1p((double)n_h);
   for (int ci = 0; ci < in->n_cands; ci++) {
     int32_t m = in->cands[ci];
     const mr_movie *mv = &ds->movies[m];
@@ -667,7 +681,7 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
       row[f++] = NAN; /* rank, filled below */
     }
     row[f++] = in->proposed ? (float)in->proposed[ci] : NAN;
-    row[f++] = (float)log1p((double)n_h);
+    row[f++] = log_nh;
     row[f++] = (float)mean;
     row[f++] = u_std;
     row[f++] = tenure;
@@ -675,14 +689,14 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
     row[f++] = usr && usr->gender == 'M' ? 1.0f : usr && usr->gender == 'F' ? 0.0f : NAN;
     row[f++] = usr && usr->occupation >= 0 ? (float)usr->occupation : NAN;
     int64_t cnt = s->pop_now[ci];
-    float logpop = (float)log1p((double)cnt);
+    float logpop = c->log_count[cnt];
     row[f++] = logpop;
     row[f++] = cnt ? (float)(s->pop_rsum[ci] / (double)cnt) : NAN;
     row[f++] = (float)(cnt - s->pop_7d[ci]);
     row[f++] = (float)(cnt - s->pop_30d[ci]);
     int imdb = mv->has_imdb;
     row[f++] = imdb && mv->imdb_rating > 0 ? mv->imdb_rating : NAN;
-    row[f++] = imdb && mv->imdb_votes > 0 ? (float)log1p(mv->imdb_votes) : NAN;
+    row[f++] = c->m_logvotes[m];
     row[f++] = c->m_wr[m];
     row[f++] = imdb && mv->runtime_min > 0 ? (float)mv->runtime_min : NAN;
     row[f++] = mv->year > 0 ? (float)mv->year : NAN;
