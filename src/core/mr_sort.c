@@ -16,13 +16,21 @@ void mr_sort_rank_keys(uint64_t *keys, size_t n, uint64_t *tmp) {
     }
     return;
   }
+  /* the bytes where keys differ, in one pass: the others need no counting pass at all (for 150
+   * candidates that skips 4 of 8 passes: the index's high bytes and the sign/exponent byte) */
+  uint64_t any = 0, all = ~(uint64_t)0;
+  for (size_t i = 0; i < n; i++) {
+    any |= keys[i];
+    all &= keys[i];
+  }
+  const uint64_t differ = any ^ all;
   uint64_t *src = keys, *dst = tmp;
   for (int shift = 0; shift < 64; shift += 8) {
+    if (!((differ >> shift) & 0xFF))
+      continue; /* every key has the same byte here */
     size_t count[257] = {0};
     for (size_t i = 0; i < n; i++)
       count[((src[i] >> shift) & 0xFF) + 1]++;
-    if (count[((src[0] >> shift) & 0xFF) + 1] == n)
-      continue; /* every key has the same byte here */
     for (int d = 0; d < 256; d++)
       count[d + 1] += count[d];
     for (size_t i = 0; i < n; i++)

@@ -62,6 +62,7 @@ typedef struct api_ctx {
   uint32_t mask;
   reco_ranker ranker; /* ?ranker=: the personalized list's stage-2 ranker */
   int pending;        /* Redis replies still expected (+1 while commands are being queued) */
+  int answered;       /* a cache hit was sent: the other replies are only waited for */
   int degraded;
   char key[64];    /* mr:u:{UID}:cache */
   char field[512]; /* the cache field: model version + request variant */
@@ -476,7 +477,11 @@ static void api_finish(api_ctx *c) {
 }
 
 static void api_settle(api_ctx *c) {
-  if (--c->pending == 0)
+  if (--c->pending)
+    return;
+  if (c->answered)
+    api_ctx_free(c);
+  else
     api_finish(c);
 }
 
@@ -504,6 +509,10 @@ static int api_parse_live(const char *v, size_t len, float *rating, int64_t *ts)
 
 static void api_on_ratings(redisReply *rep, void *arg) {
   api_ctx *c = arg;
+  if (c->answered) { /* read together with the cache, which hit */
+    api_settle(c);
+    return;
+  }
   if (!rep || rep->type != REDIS_REPLY_ARRAY) {
     api_note_degraded(c);
     api_settle(c);
@@ -547,7 +556,9 @@ static void api_on_ratings(redisReply *rep, void *arg) {
 
 static void api_on_trending(redisReply *rep, void *arg) {
   api_ctx *c = arg;
-  if (!rep)
+  if (c->answered)
+    ;
+  else if (!rep)
     api_note_degraded(c);
   else if (rep->type == REDIS_REPLY_STRING && (c->trending = malloc(rep->len + 1))) {
     memcpy(c->trending, rep->str, rep->len);
@@ -557,11 +568,10 @@ static void api_on_trending(redisReply *rep, void *arg) {
   api_settle(c);
 }
 
-/* Fetches the live ratings (and trending for sections), then finishes. */
-static void api_fetch(api_ctx *c) {
+/* Queues the reads of the live ratings (and trending for sections), one pending reply each. */
+static void api_queue_reads(api_ctx *c) {
   char key[64];
   snprintf(key, sizeof(key), "mr:u:{%d}:ratings", (int)c->uid);
-  c->pending = 1;
   if (!c->degraded) {
     const char *argv[] = {"HGETALL", key};
     size_t len[] = {7, strlen(key)};
@@ -578,6 +588,12 @@ static void api_fetch(api_ctx *c) {
     else
       c->pending++;
   }
+}
+
+/* Fetches the live ratings (and trending for sections), then finishes. */
+static void api_fetch(api_ctx *c) {
+  c->pending = 1;
+  api_queue_reads(c);
   api_settle(c);
 }
 
@@ -600,14 +616,15 @@ static void api_on_cache(redisReply *rep, void *arg) {
       if (out != small)
         free(out);
     }
-    api_ctx_free(c);
+    c->answered = 1;
+    api_settle(c);
     return;
   }
   if (!rep)
     api_note_degraded(c);
   else
     api_count(&c->L->cache_misses);
-  api_fetch(c);
+  api_settle(c);
 }
 
 /* Starts a cached request: cache lookup, else live ratings, else degraded computation. */
@@ -622,12 +639,17 @@ static void api_begin(api_ctx *c) {
     api_fetch(c);
     return;
   }
+  /* the cache and the live ratings in one round trip: a miss (the case that costs) needs both,
+   * a hit only pays for reading a small hash it does not use */
   const char *argv[] = {"HGET", c->key, c->field};
   size_t len[] = {4, strlen(c->key), strlen(c->field)};
-  if (api_redis_cmd(c->L->redis, api_on_cache, c, 3, argv, len)) {
+  c->pending = 1;
+  if (api_redis_cmd(c->L->redis, api_on_cache, c, 3, argv, len))
     api_note_degraded(c);
-    api_fetch(c);
-  }
+  else
+    c->pending++;
+  api_queue_reads(c);
+  api_settle(c);
 }
 
 static api_ctx *api_ctx_new(http_req *req, void *user, api_kind kind) {
