@@ -102,6 +102,18 @@ expect 200 /recommendations/1 '.source == "cache" and (.items|length) == 10'
 if [ "$(jq -c .items "$TMP/body")" != "$(jq -c .items "$TMP/r1_computed")" ]; then
   fail "cached items differ from the computed ones"
 else ok; fi
+# the list is cached compact (movie index, score text) and rendered again on a hit: byte for
+# byte the computed body but for the source
+sed 's/^{"source":"computed",/{"source":"cache",/' "$TMP/r1_computed" | cmp -s - "$TMP/body" && ok ||
+  fail "cached body is not the computed body: $(head -c 300 "$TMP/body")"
+CV=$(rcli HGET 'mr:u:{1}:cache' "$VERSION|n=10")
+[[ "$CV" == C1:* ]] && [ "${#CV}" -lt 400 ] && ok || fail "cache value is not compact: ${CV:0:80}"
+# a malformed cached value (movie index out of range, no score) is a miss, recomputed and replaced
+for bad in 'C1:99999,1.5;' 'C1:3,;' 'C1:3,1.5' 'C1:x,1;'; do
+  rcli HSET 'mr:u:{1}:cache' "$VERSION|n=10" "$bad" >/dev/null
+  expect 200 /recommendations/1 '.source == "computed" and (.items|length) == 10'
+done
+expect 200 /recommendations/1 '.source == "cache" and (.items|length) == 10'
 expect 200 '/recommendations/1?n=5' '.source == "computed" and (.items|length) == 5'
 expect 200 '/recommendations/1?n=100' '(.items|length) == 100'
 [ "$(rcli HEXISTS 'mr:u:{1}:cache' "$VERSION|n=5")" = 1 ] && ok || fail "n=5 not cached in mr:u:{1}:cache"

@@ -60,6 +60,15 @@ static void test_buf_growth_and_numbers(void **state) {
   api_buf_putc(&b, ' ');
   api_buf_json_num(&b, INFINITY);
   assert_string_equal(b.p, "1.5 0 0");
+  api_buf_putc(&b, ' ');
+  api_buf_int(&b, 0);
+  api_buf_putc(&b, ' ');
+  api_buf_int(&b, -42);
+  api_buf_putc(&b, ' ');
+  api_buf_int(&b, INT64_MIN);
+  api_buf_putc(&b, ' ');
+  api_buf_int(&b, 1682);
+  assert_string_equal(b.p, "1.5 0 0 0 -42 -9223372036854775808 1682");
   api_buf_free(&b);
   api_buf_init(&b);
   char big[1000];

@@ -201,6 +201,18 @@ static size_t api_fmt_g6(double x, char *out) {
   return n;
 }
 
+void api_buf_int(api_buf *b, long long v) {
+  char tmp[24];
+  size_t i = sizeof(tmp);
+  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+  do
+    tmp[--i] = (char)('0' + u % 10);
+  while (u /= 10);
+  if (v < 0)
+    tmp[--i] = '-';
+  api_buf_put(b, tmp + i, sizeof(tmp) - i);
+}
+
 void api_buf_json_num(api_buf *b, double x) {
   if (!isfinite(x) || x == 0) {
     api_buf_putc(b, '0');

@@ -25,6 +25,8 @@ void api_buf_printf(api_buf *b, const char *fmt, ...) __attribute__((format(prin
  * invalid UTF-8 bytes are replaced with U+FFFD so the body is always valid JSON. */
 void api_buf_json_str(api_buf *b, const char *s);
 void api_buf_json_strn(api_buf *b, const char *s, size_t n);
+/* An integer in decimal, without printf. */
+void api_buf_int(api_buf *b, long long v);
 /* A float as a JSON number (non-finite -> 0), 6 significant digits. */
 void api_buf_json_num(api_buf *b, double x);
 

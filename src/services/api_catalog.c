@@ -99,6 +99,15 @@ void api_catalog_item(const api_catalog *c, api_buf *b, int32_t movie, double sc
   api_buf_putc(b, '}');
 }
 
+void api_catalog_item_text(const api_catalog *c, api_buf *b, int32_t movie, const char *score,
+                           size_t score_len) {
+  api_buf_putc(b, '{');
+  api_catalog_common(c, b, &c->ds->movies[movie]);
+  api_buf_puts(b, ",\"score\":");
+  api_buf_put(b, score, score_len);
+  api_buf_putc(b, '}');
+}
+
 static void api_catalog_strlist(api_buf *b, const mr_strlist *l, int max) {
   api_buf_putc(b, '[');
   for (int i = 0; i < l->n && i < max; i++) {

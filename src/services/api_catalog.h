@@ -18,6 +18,9 @@ void api_catalog_free(api_catalog *c);
 /* Writes one recommendation item {"movie_id","title","year","genres","score","poster_url"} for
  * the dense movie index (the caller checked the range). */
 void api_catalog_item(const api_catalog *c, api_buf *b, int32_t movie, double score);
+/* The same with the score already written as JSON number text (score_len bytes). */
+void api_catalog_item_text(const api_catalog *c, api_buf *b, int32_t movie, const char *score,
+                           size_t score_len);
 
 /* Writes the details object of a movie (dense index): title, year, genres, IMDb rating and
  * votes, runtime, directors, cast (first 10), description, poster and IMDb ids. */
