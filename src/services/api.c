@@ -347,6 +347,8 @@ static void api_build_recs(api_ctx *c) {
                                 c->ranker, c->n, it, &n);
   if (c->rc)
     return;
+  api_buf_grow(&c->body, 512 + (size_t)n * 256); /* movie objects run ~150-250 bytes */
+  api_buf_grow(&c->compact, 16 + (size_t)n * 24);
   api_head(c, &c->body, 0);
   api_buf_puts(&c->body, ",\"items\":[");
   api_buf_puts(&c->compact, API_COMPACT);

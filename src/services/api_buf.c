@@ -37,6 +37,10 @@ static int api_buf_reserve(api_buf *b, size_t n) {
   return 0;
 }
 
+void api_buf_grow(api_buf *b, size_t n) {
+  (void)api_buf_reserve(b, n);
+}
+
 void api_buf_put(api_buf *b, const char *s, size_t n) {
   if (api_buf_reserve(b, n))
     return;

@@ -17,6 +17,8 @@ typedef struct api_buf {
 void api_buf_init(api_buf *b);
 /* Frees p and empties the buffer; NULL is fine. */
 void api_buf_free(api_buf *b);
+/* Makes room for n more bytes at once (a body of known size skips the doubling copies). */
+void api_buf_grow(api_buf *b, size_t n);
 void api_buf_put(api_buf *b, const char *s, size_t n);
 void api_buf_puts(api_buf *b, const char *s);
 void api_buf_putc(api_buf *b, char c);
