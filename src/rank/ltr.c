@@ -467,8 +467,16 @@ void ltr_predict_portable(const ltr_model *m, const float *x, int64_t n_rows, fl
                     * another's latency; rows are split into equal passes (150 rows: 2 x 5 \
                     * blocks, 8% faster than 4 + 4 + 2) */
 
-/* The perfect-tree walk with AVX-512 gathers, 64 rows per pass; the same additions in the same
- * order as ltr_predict_perfect. */
+#define LTR_PASS_STRIDE 128 /* a pass's rows per feature in the transposed copy (shift 7) */
+#define LTR_MAX_T_FEATURES 1024 /* wider rows keep the row-major gathers (copy <= 512 KB) */
+#define LTR_LOAD_LEVELS 3    /* levels read with plain loads: 1 + 2 + 4 nodes (2 or 4: slower) */
+_Static_assert(LTR_LANES * LTR_VECS <= LTR_PASS_STRIDE, "a pass must fit the transposed copy");
+
+/* The perfect-tree walk with AVX-512, up to LTR_VECS blocks of 16 rows per pass; the same
+ * additions in the same order as ltr_predict_perfect. Each pass copies its rows transposed
+ * (feature-major), so the top levels, whose 1, 2 and 4 nodes every lane shares, read 16 rows'
+ * values with one plain load per node instead of a 16-element gather; deeper levels permute the
+ * nodes out of registers and gather only the feature values. */
 static void ltr_predict_avx512(const ltr_model *m, const float *x, int64_t n_rows, float *out) {
   const int d = m->p_depth, nf = m->n_features;
   const int32_t n_inner = (1 << d) - 1;
@@ -479,6 +487,12 @@ static void ltr_predict_avx512(const ltr_model *m, const float *x, int64_t n_row
   const int64_t blocks = (n_rows + LTR_LANES - 1) / LTR_LANES;
   const int64_t passes = (blocks + LTR_VECS - 1) / LTR_VECS;
   const int per_pass = passes ? (int)((blocks + passes - 1) / passes) : 1;
+  const int transposed = d == LTR_PERMUTE_DEPTH && nf <= LTR_MAX_T_FEATURES;
+  float *xt = NULL;
+  if (transposed && !(xt = aligned_alloc(64, (size_t)nf * LTR_PASS_STRIDE * sizeof(float)))) {
+    ltr_predict_portable(m, x, n_rows, out);
+    return;
+  }
   for (int64_t r0 = 0; r0 < n_rows; r0 += (int64_t)LTR_LANES * per_pass) {
     const float *xb = x + r0 * nf;
     int64_t left = n_rows - r0;
@@ -492,8 +506,16 @@ static void ltr_predict_avx512(const ltr_model *m, const float *x, int64_t n_row
       __mmask16 valid =
           _mm512_cmplt_epi32_mask(row, _mm512_set1_epi32(left > 1 << 30 ? 1 << 30 : (int)left));
       row = _mm512_maskz_mov_epi32(valid, row);
-      base[j] = _mm512_mullo_epi32(row, _mm512_set1_epi32(nf));
+      base[j] = transposed ? row : _mm512_mullo_epi32(row, _mm512_set1_epi32(nf));
       acc[j] = _mm512_set1_ps(m->base_score);
+    }
+    if (transposed) {
+      int rows = nv * LTR_LANES;
+      for (int r = 0; r < rows; r++) {
+        const float *src = xb + (size_t)(r < left ? r : 0) * (size_t)nf;
+        for (int f = 0; f < nf; f++)
+          xt[f * LTR_PASS_STRIDE + r] = src[f];
+      }
     }
     for (int t = 0; t < m->n_trees; t++) {
       const int32_t *feat = m->p_feat + (size_t)t * (size_t)n_inner;
@@ -502,10 +524,28 @@ static void ltr_predict_avx512(const ltr_model *m, const float *x, int64_t n_row
       __m512i idx[LTR_VECS];
       for (int j = 0; j < nv; j++)
         idx[j] = _mm512_setzero_si512();
-      if (d == LTR_PERMUTE_DEPTH) {
-        /* a level's nodes sit in one or two registers: permutes instead of gathers, only the
-         * feature values are gathered */
-        for (int level = 0; level < d; level++) {
+      if (transposed) {
+        int level = 0;
+        for (; level < LTR_LOAD_LEVELS; level++) {
+          int start = (1 << level) - 1, nodes = 1 << level;
+          for (int j = 0; j < nv; j++) {
+            __mmask16 right = 0;
+            for (int q = 0; q < nodes; q++) {
+              int32_t fd = feat[start + q];
+              __m512 v = _mm512_load_ps(xt + (fd & ~LTR_DEFAULT_RIGHT) * LTR_PASS_STRIDE +
+                                        j * LTR_LANES);
+              __mmask16 go = _mm512_cmp_ps_mask(v, _mm512_set1_ps(thr[start + q]), _CMP_GE_OQ);
+              go |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) &
+                    (__mmask16)-(int)(((uint32_t)fd & LTR_DEFAULT_RIGHT) != 0);
+              if (level)
+                go &= _mm512_cmpeq_epi32_mask(idx[j], _mm512_set1_epi32(start + q));
+              right |= go;
+            }
+            idx[j] = _mm512_add_epi32(_mm512_slli_epi32(idx[j], 1), one);
+            idx[j] = _mm512_mask_add_epi32(idx[j], right, idx[j], one);
+          }
+        }
+        for (; level < d; level++) {
           int start = (1 << level) - 1;
           __m512i fa = _mm512_loadu_si512(feat + start), fb = fa;
           __m512 ta = _mm512_loadu_ps(thr + start), tb = ta;
@@ -518,8 +558,9 @@ static void ltr_predict_avx512(const ltr_model *m, const float *x, int64_t n_row
             __m512i k = _mm512_sub_epi32(idx[j], vs);
             __m512i fd = _mm512_permutex2var_epi32(fa, k, fb);
             __m512 th = _mm512_permutex2var_ps(ta, k, tb);
-            __m512i at = _mm512_add_epi32(base[j], _mm512_and_si512(fd, fmask));
-            __m512 v = _mm512_i32gather_ps(at, xb, 4);
+            /* base[j] is the row within the pass: element (feature, row) of the copy */
+            __m512i at = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(fd, fmask), 7), base[j]);
+            __m512 v = _mm512_i32gather_ps(at, xt, 4);
             __mmask16 right =
                 _mm512_cmp_ps_mask(v, th, _CMP_GE_OQ) |
                 (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_test_epi32_mask(fd, dright));
@@ -560,6 +601,7 @@ static void ltr_predict_avx512(const ltr_model *m, const float *x, int64_t n_row
                             acc[j]);
     }
   }
+  free(xt);
 }
 #endif
 
