@@ -121,6 +121,7 @@ struct feat_scratch {
   /* per candidate (n_movies + 1 each): ratings up to "now", 7 and 30 days before, rating sum */
   int64_t *pop_now, *pop_7d, *pop_30d;
   double *pop_rsum;
+  int32_t *pop_span; /* 3 x (n_movies + 1): ratings in the bucket of each lookup */
 };
 
 /* ---- people dictionary (open addressing on name hashes) ---- */
@@ -237,10 +238,11 @@ static int64_t feat_movie_upto(const feat_ctx *c, int32_t m, int64_t t) {
   int64_t k = (t - c->t_first) / c->bucket_width;
   if (k >= c->n_buckets)
     return n;
-  int64_t i = c->m_bucket[(size_t)m * (size_t)(c->n_buckets + 1) + (size_t)k];
-  while (i < n && c->m_ts[b + i] <= t)
-    i++;
-  return i;
+  /* the answer lies between this bucket's entry and the next one's: a branch-free search there
+   * (a linear scan ran long through the bursts of popular movies) */
+  const int32_t *row = c->m_bucket + (size_t)m * (size_t)(c->n_buckets + 1);
+  int64_t i = row[k];
+  return i + feat_upper_bound(c->m_ts + b + i, row[k + 1] - i, t);
 }
 
 /* Ratings of movie m up to and including time t (the as-of popularity), and their sum. */
@@ -477,8 +479,9 @@ int feat_scratch_create(const feat_ctx *c, feat_scratch **out) {
   s->pop_7d = malloc(nm * sizeof(int64_t));
   s->pop_30d = malloc(nm * sizeof(int64_t));
   s->pop_rsum = malloc(nm * sizeof(double));
+  s->pop_span = malloc(3 * nm * sizeof(int32_t));
   if (!s->mark || !s->order || !s->genre_share || !s->pop_now || !s->pop_7d || !s->pop_30d ||
-      !s->pop_rsum) {
+      !s->pop_rsum || !s->pop_span) {
     feat_scratch_free(s);
     return MR_ENOMEM;
   }
@@ -499,6 +502,7 @@ void feat_scratch_free(feat_scratch *s) {
   free(s->pop_7d);
   free(s->pop_30d);
   free(s->pop_rsum);
+  free(s->pop_span);
   free(s);
 }
 
@@ -519,6 +523,7 @@ static void feat_pop_batch(const feat_ctx *c, feat_scratch *s, const int32_t *ca
                            int64_t t_u) {
   const int64_t t[3] = {t_u, t_u - (int64_t)(7 * FEAT_DAY), t_u - (int64_t)(30 * FEAT_DAY)};
   int64_t *out[3] = {s->pop_now, s->pop_7d, s->pop_30d};
+  int32_t *span[3] = {s->pop_span, s->pop_span + n, s->pop_span + 2 * (size_t)n};
   if (!c->m_bucket) {
     for (int ci = 0; ci < n; ci++)
       for (int w = 0; w < 3; w++)
@@ -538,7 +543,11 @@ static void feat_pop_batch(const feat_ctx *c, feat_scratch *s, const int32_t *ca
       for (int w = 0; w < 3; w++) {
         int64_t i = k[w] < 0 ? 0 : k[w] >= c->n_buckets ? nr
                                   : c->m_bucket[(size_t)m * stride + (size_t)k[w]];
+        int64_t e = k[w] < 0 || k[w] >= c->n_buckets
+                        ? i
+                        : c->m_bucket[(size_t)m * stride + (size_t)k[w] + 1];
         out[w][ci] = i;
+        span[w][ci] = (int32_t)(e - i);
         if (i < nr)
           __builtin_prefetch(c->m_ts + b + i);
       }
@@ -546,13 +555,9 @@ static void feat_pop_batch(const feat_ctx *c, feat_scratch *s, const int32_t *ca
         __builtin_prefetch(c->m_rsum + b + out[0][ci] - 1);
     }
     for (int ci = 0; ci < n; ci++) {
-      int64_t b = c->m_ptr[cands[ci]], nr = c->m_ptr[cands[ci] + 1] - b;
-      for (int w = 0; w < 3; w++) {
-        int64_t i = out[w][ci];
-        while (i < nr && c->m_ts[b + i] <= t[w])
-          i++;
-        out[w][ci] = i;
-      }
+      const int64_t *mts = c->m_ts + c->m_ptr[cands[ci]];
+      for (int w = 0; w < 3; w++) /* within the bucket: a branch-free search */
+        out[w][ci] += feat_upper_bound(mts + out[w][ci], span[w][ci], t[w]);
     }
   }
   for (int ci = 0; ci < n; ci++) {
