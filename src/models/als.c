@@ -12,6 +12,7 @@
 #include "core/mr_error.h"
 #include "core/mr_rng.h"
 #include "models/modelfile.h"
+#include "models/user_rows.h"
 
 #define ALS_META_LEN 8
 /* CG stops once |r|^2 falls below this, as the implicit library does. */
@@ -25,6 +26,7 @@ struct als_model {
   const float *x, *y;
   float *gram; /* k x k Y^T Y of the final item factors, without reg (for fold-in and loss) */
   mf_file *mf;
+  float *user_rows; /* n_users x n_items scores of the training users, on load (may be NULL) */
 };
 
 void als_opts_default(als_opts *o) {
@@ -412,6 +414,7 @@ void als_free(als_model *m) {
   free(m->x_owned);
   free(m->y_owned);
   free(m->gram);
+  free(m->user_rows);
   mf_close(m->mf);
   free(m);
 }
@@ -445,6 +448,17 @@ int als_score_vector(const als_model *m, const float *x, float *scores) {
 int als_score_user(const als_model *m, int32_t user, float *scores) {
   if (!m || user < 0 || user >= m->n_users)
     return MR_EINVAL;
+  if (m->user_rows) {
+    memcpy(scores, m->user_rows + (size_t)user * (size_t)m->n_items,
+           (size_t)m->n_items * sizeof(float));
+    return MR_OK;
+  }
+  return als_score_vector(m, m->x + (size_t)user * (size_t)m->k, scores);
+}
+
+/* A training user's scores computed from the factors (what user_rows holds). */
+static int als_score_row(const void *model, int32_t user, float *scores) {
+  const als_model *m = model;
   return als_score_vector(m, m->x + (size_t)user * (size_t)m->k, scores);
 }
 
@@ -578,6 +592,9 @@ int als_load(const char *path, als_model **out, char *err, size_t errlen) {
   m->mf = f;
   f = NULL;
   als_gram(m->y, m->n_items, m->k, m->gram);
+  /* a loaded model serves requests: every training user's scores once, read per request */
+  if ((rc = urows_build(m, als_score_row, m->n_users, m->n_items, &m->user_rows)))
+    goto fail;
   *out = m;
   return MR_OK;
 
