@@ -190,6 +190,41 @@ expect 200 /users/1/ratings ".user_id == 1 and .items[0].movie_id == $TOP and .i
 expect 200 /users/999999/ratings '.count == 0 and .items == []'
 expect 400 /users/abc/ratings '.error|type=="string"'
 
+# ---- a rating stored while a body is computed never hides behind that body ------------------------
+# An instance whose cache writes are held back 1.5 s (test hook): the GET reads user 11's ratings,
+# the consumer's two steps for a new rating run (HSET the rating, DEL the cache), then the
+# delayed write arrives with the old body. It must not stay: the next GET computes and shows the
+# rating. User 12, whose ratings do not change, gets its delayed write cached.
+PORT3=$(harness_pick_port)
+MOVIEREC_TEST_CACHE_WRITE_DELAY_MS=1500 "$BIN" api --port "$PORT3" --threads 1 \
+  --redis "redis://127.0.0.1:$RPORT" --models "$MODELS" --web "$TMP/web" --cache-ttl 300 \
+  >"$TMP/api3.log" 2>&1 &
+API3_PID=$!
+for _ in $(seq 1 300); do
+  curl -s -m 1 -o /dev/null "http://127.0.0.1:$PORT3/health" 2>/dev/null && break
+  kill -0 "$API3_PID" 2>/dev/null || { cat "$TMP/api3.log" >&2; fail "api with the delay hook died"; break; }
+  sleep 0.1
+done
+U3=http://127.0.0.1:$PORT3
+rcli DEL 'mr:u:{11}:cache' 'mr:u:{12}:cache' >/dev/null
+curl -s -m 10 -o "$TMP/r11" "$U3/recommendations/11" && curl -s -m 10 -o /dev/null "$U3/recommendations/12"
+[ "$(jq -r .source "$TMP/r11")" = computed ] && ok || fail "user 11 first GET: $(head -c 200 "$TMP/r11")"
+TOP11=$(jq '.items[0].movie_id' "$TMP/r11")
+rcli HSET 'mr:u:{11}:ratings' "$TOP11" "1:$(date +%s)" >/dev/null
+rcli DEL 'mr:u:{11}:cache' >/dev/null
+sleep 2.5 # both delayed writes have been sent
+[ "$(rcli HEXISTS 'mr:u:{11}:cache' "$VERSION|n=10")" = 0 ] && ok ||
+  fail "the body computed before the rating was cached after it"
+[ "$(rcli HEXISTS 'mr:u:{12}:cache' "$VERSION|n=10")" = 1 ] && ok ||
+  fail "an unchanged user's delayed write was not cached"
+curl -s -m 10 -o "$TMP/r11b" "$U3/recommendations/11"
+jq -e ".source == \"computed\" and all(.items[]; .movie_id != $TOP11)" "$TMP/r11b" >/dev/null && ok ||
+  fail "after the rating: $(head -c 200 "$TMP/r11b")"
+grep -q "test hook: cache writes delayed" "$TMP/api3.log" && ok || fail "no test-hook line in the log"
+sleep 2 # the second GET's delayed write lands before the instance stops
+kill "$API3_PID" 2>/dev/null || true
+wait "$API3_PID" 2>/dev/null && ok || fail "api with the delay hook: exit code $?"
+
 # ---- sections -----------------------------------------------------------------------------------
 SECT='[.sections[].name] == ["personalized","trending","hidden_gems","genre"] and all(.sections[]; (.title|type=="string") and (.title|length) > 0)'
 expect 200 /recommendations/7/sections "$SECT and .source == \"computed\" and .user_id == 7 and (.sections[0].items|length) == 10 and (.sections[1].items|length) == 0 and (.sections[2].items|length) == 10 and (.sections[3].items|length) == 10 and all(.sections[0].items[]; $ITEM)"

@@ -49,6 +49,9 @@ struct api {
   char *web_dir;
   char *config_js;
   int ttl;
+  /* MOVIEREC_TEST_CACHE_WRITE_DELAY_MS (tests only): hold each cache write back this long, so a
+   * test can store a rating between a request's read and its write */
+  int test_cache_delay_ms;
   int pool_recs; /* 1: single lists go to the thread pool too */
   int n_loops;
   api_loop *loops;
@@ -308,25 +311,27 @@ static long long api_live_ts(const char *v, size_t len) {
 /* Stores a computed body in the user's cache hash (fire and forget): MULTI, HSET, EXPIRE, the
  * check above, EXEC. The transaction makes store-and-check atomic, so no reader ever sees a body
  * computed from ratings older than the hash's; the five commands are queued in one go on this
- * loop's connection, so no other request's command lands inside the transaction. */
-static void api_cache_store(api_ctx *c, const api_buf *b) {
-  if (c->degraded || !api_redis_up(c->L->redis))
+ * loop's connection, so no other request's command lands inside the transaction. nf and mx are
+ * the field count and newest timestamp the request read from the ratings hash. */
+static void api_cache_write(api_redis *r, int ttl_s, int32_t uid, const char *key,
+                            const char *field, const char *body, size_t len, long long nf_read,
+                            long long mx_read) {
+  if (!api_redis_up(r))
     return;
   char ttl[32], rkey[64], nf[32], mx[32];
-  snprintf(ttl, sizeof(ttl), "%d", c->a->ttl);
-  snprintf(rkey, sizeof(rkey), "mr:u:{%d}:ratings", (int)c->uid);
-  snprintf(nf, sizeof(nf), "%lld", c->seen_fields);
-  snprintf(mx, sizeof(mx), "%lld", c->seen_max_ts);
-  api_redis *r = c->L->redis;
+  snprintf(ttl, sizeof(ttl), "%d", ttl_s);
+  snprintf(rkey, sizeof(rkey), "mr:u:{%d}:ratings", (int)uid);
+  snprintf(nf, sizeof(nf), "%lld", nf_read);
+  snprintf(mx, sizeof(mx), "%lld", mx_read);
   const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"}, *discard[] = {"DISCARD"};
   size_t multi_len[] = {5}, exec_len[] = {4}, discard_len[] = {7};
-  const char *hset[] = {"HSET", c->key, c->field, b->p};
-  size_t hset_len[] = {4, strlen(c->key), strlen(c->field), b->len};
-  const char *expire[] = {"EXPIRE", c->key, ttl};
-  size_t expire_len[] = {6, strlen(c->key), strlen(ttl)};
-  const char *check[] = {"EVAL", api_cache_lua, "2", c->key, rkey, c->field, nf, mx};
-  size_t check_len[] = {4, sizeof(api_cache_lua) - 1, 1, strlen(c->key), strlen(rkey),
-                        strlen(c->field), strlen(nf), strlen(mx)};
+  const char *hset[] = {"HSET", key, field, body};
+  size_t hset_len[] = {4, strlen(key), strlen(field), len};
+  const char *expire[] = {"EXPIRE", key, ttl};
+  size_t expire_len[] = {6, strlen(key), strlen(ttl)};
+  const char *check[] = {"EVAL", api_cache_lua, "2", key, rkey, field, nf, mx};
+  size_t check_len[] = {4, sizeof(api_cache_lua) - 1, 1, strlen(key), strlen(rkey),
+                        strlen(field), strlen(nf), strlen(mx)};
   if (api_redis_cmd(r, NULL, NULL, 1, multi, multi_len))
     return;
   if (api_redis_cmd(r, NULL, NULL, 4, hset, hset_len) ||
@@ -336,6 +341,58 @@ static void api_cache_store(api_ctx *c, const api_buf *b) {
     return;
   }
   api_redis_cmd(r, NULL, NULL, 1, exec, exec_len);
+}
+
+/* A cache write held back by the test hook. */
+typedef struct api_delayed_write {
+  uv_timer_t timer;
+  api_redis *redis;
+  int ttl;
+  int32_t uid;
+  long long nf, mx;
+  char key[64], field[512];
+  size_t len;
+  char body[];
+} api_delayed_write;
+
+static void api_delayed_free(uv_handle_t *h) {
+  free(h->data);
+}
+
+static void api_delayed_fire(uv_timer_t *t) {
+  api_delayed_write *w = t->data;
+  api_cache_write(w->redis, w->ttl, w->uid, w->key, w->field, w->body, w->len, w->nf, w->mx);
+  uv_close((uv_handle_t *)&w->timer, api_delayed_free);
+}
+
+static void api_cache_store(api_ctx *c, const api_buf *b) {
+  if (c->degraded)
+    return;
+  if (c->a->test_cache_delay_ms <= 0) {
+    api_cache_write(c->L->redis, c->a->ttl, c->uid, c->key, c->field, b->p, b->len,
+                    c->seen_fields, c->seen_max_ts);
+    return;
+  }
+  api_delayed_write *w = malloc(sizeof(*w) + b->len + 1);
+  if (!w)
+    return;
+  w->redis = c->L->redis;
+  w->ttl = c->a->ttl;
+  w->uid = c->uid;
+  w->nf = c->seen_fields;
+  w->mx = c->seen_max_ts;
+  snprintf(w->key, sizeof(w->key), "%s", c->key);
+  snprintf(w->field, sizeof(w->field), "%s", c->field);
+  w->len = b->len;
+  memcpy(w->body, b->p, b->len);
+  w->body[b->len] = '\0';
+  w->timer.data = w;
+  uv_loop_t *loop = http_loop_uv(http_req_loop(c->req));
+  if (uv_timer_init(loop, &w->timer)) {
+    free(w);
+    return;
+  }
+  uv_timer_start(&w->timer, api_delayed_fire, (uint64_t)c->a->test_cache_delay_ms, 0);
 }
 
 /* Builds the body of c into c->body and its compact cache form into c->compact (worker thread:
@@ -1246,6 +1303,10 @@ int api_create(const api_opts *o, reco *r, api **out) {
   if ((rc = apim_create(r, o->models_dir, o->data_dir, o->redis_url, &a->models)))
     goto fail;
   a->ttl = o->cache_ttl_s > 0 ? o->cache_ttl_s : 300;
+  const char *delay = getenv("MOVIEREC_TEST_CACHE_WRITE_DELAY_MS");
+  a->test_cache_delay_ms = delay ? atoi(delay) : 0;
+  if (a->test_cache_delay_ms > 0)
+    fprintf(stderr, "api: test hook: cache writes delayed by %d ms\n", a->test_cache_delay_ms);
   a->pool_recs = o->pool_recs;
   a->redis_timeout_ms = o->redis_timeout_ms ? o->redis_timeout_ms : 250;
   a->n_loops = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
