@@ -85,10 +85,10 @@ static void test_buf_growth_and_numbers(void **state) {
  * which must still parse to within one unit of that digit. */
 static void test_number_writer(void **state) {
   (void)state;
-  static const double edges[] = {1,          -1,        0.1,        1e-4,     9.99999e-5, 999999.4,
-                                 999999.6,   1e6,       123456.5,   0.5,      -2.25,      9.999996,
-                                 0.00099999, 0.0012345, 1234567.0,  1e-7,     3.14159265, -0.03125,
-                                 42,         100,       1.0000005,  65.43219, 1e15,       -1e-300};
+  static const double edges[] = {1,          -1,        0.1,       1e-4,     9.99999e-5, 999999.4,
+                                 999999.6,   1e6,       123456.5,  0.5,      -2.25,      9.999996,
+                                 0.00099999, 0.0012345, 1234567.0, 1e-7,     3.14159265, -0.03125,
+                                 42,         100,       1.0000005, 65.43219, 1e15,       -1e-300};
   char want[64];
   api_buf b;
   for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {

@@ -331,8 +331,10 @@ static void test_bad_params(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fit_and_score),
-      cmocka_unit_test(test_top_n_matches_full_ranking),     cmocka_unit_test(test_no_leakage_and_determinism),
-      cmocka_unit_test(test_rank_users_sample), cmocka_unit_test(test_cross_ranker),
+      cmocka_unit_test(test_top_n_matches_full_ranking),
+      cmocka_unit_test(test_no_leakage_and_determinism),
+      cmocka_unit_test(test_rank_users_sample),
+      cmocka_unit_test(test_cross_ranker),
       cmocka_unit_test(test_bad_params),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,9 +13,9 @@ static inline uint64_t mr_rank_key(float score, uint32_t index) {
   float s = score + 0.0f;
   uint32_t b;
   memcpy(&b, &s, sizeof(b));
-  uint32_t neg = (uint32_t)-(int32_t)(b >> 31);
-  b ^= neg | 0x80000000u; /* ascending as unsigned */
-  b = ~b;                 /* descending */
+  uint32_t neg = (uint32_t) - (int32_t)(b >> 31);
+  b ^= neg | 0x80000000u;               /* ascending as unsigned */
+  b = ~b;                               /* descending */
   b = score == score ? b : 0xFFFFFFFFu; /* NaN ranks last */
   return (uint64_t)b << 32 | index;
 }

@@ -541,8 +541,9 @@ static void feat_pop_batch(const feat_ctx *c, feat_scratch *s, const int32_t *ca
       int32_t m = cands[ci];
       int64_t b = c->m_ptr[m], nr = c->m_ptr[m + 1] - b;
       for (int w = 0; w < 3; w++) {
-        int64_t i = k[w] < 0 ? 0 : k[w] >= c->n_buckets ? nr
-                                  : c->m_bucket[(size_t)m * stride + (size_t)k[w]];
+        int64_t i = k[w] < 0               ? 0
+                    : k[w] >= c->n_buckets ? nr
+                                           : c->m_bucket[(size_t)m * stride + (size_t)k[w]];
         int64_t e = k[w] < 0 || k[w] >= c->n_buckets
                         ? i
                         : c->m_bucket[(size_t)m * stride + (size_t)k[w] + 1];

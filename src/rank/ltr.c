@@ -463,14 +463,15 @@ void ltr_predict_portable(const ltr_model *m, const float *x, int64_t n_rows, fl
 
 #ifdef __AVX512F__
 #define LTR_LANES 16
-#define LTR_VECS 5 /* at most this many blocks walked together, so one block's gathers hide \
-                    * another's latency; rows are split into equal passes (150 rows: 2 x 5 \
-                    * blocks, 8% faster than 4 + 4 + 2) */
+#define LTR_VECS                                                                                   \
+  5 /* at most this many blocks walked together, so one block's gathers hide                       \
+     * another's latency; rows are split into equal passes (150 rows: 2 x 5                        \
+     * blocks, 8% faster than 4 + 4 + 2) */
 
-#define LTR_PASS_STRIDE 128 /* a pass's rows per feature in the transposed copy (shift 7) */
+#define LTR_PASS_STRIDE 128     /* a pass's rows per feature in the transposed copy (shift 7) */
 #define LTR_MAX_T_FEATURES 1024 /* wider rows keep the row-major gathers (copy <= 512 KB) */
-#define LTR_LOAD_LEVELS 3    /* levels read with plain loads: 1 + 2 + 4 nodes (2 or 4: slower) */
-_Static_assert(LTR_LANES * LTR_VECS <= LTR_PASS_STRIDE, "a pass must fit the transposed copy");
+#define LTR_LOAD_LEVELS 3       /* levels read with plain loads: 1 + 2 + 4 nodes (2 or 4: slower) */
+_Static_assert(LTR_LANES *LTR_VECS <= LTR_PASS_STRIDE, "a pass must fit the transposed copy");
 
 /* The perfect-tree walk with AVX-512, up to LTR_VECS blocks of 16 rows per pass; the same
  * additions in the same order as ltr_predict_perfect. Each pass copies its rows transposed
@@ -497,7 +498,7 @@ static void ltr_predict_avx512(const ltr_model *m, const float *x, int64_t n_row
     const float *xb = x + r0 * nf;
     int64_t left = n_rows - r0;
     int nv = left >= (int64_t)LTR_LANES * per_pass ? per_pass
-                                                    : (int)((left + LTR_LANES - 1) / LTR_LANES);
+                                                   : (int)((left + LTR_LANES - 1) / LTR_LANES);
     __m512i base[LTR_VECS];
     __m512 acc[LTR_VECS];
     for (int j = 0; j < nv; j++) {
@@ -532,11 +533,11 @@ static void ltr_predict_avx512(const ltr_model *m, const float *x, int64_t n_row
             __mmask16 right = 0;
             for (int q = 0; q < nodes; q++) {
               int32_t fd = feat[start + q];
-              __m512 v = _mm512_load_ps(xt + (fd & ~LTR_DEFAULT_RIGHT) * LTR_PASS_STRIDE +
-                                        j * LTR_LANES);
+              __m512 v =
+                  _mm512_load_ps(xt + (fd & ~LTR_DEFAULT_RIGHT) * LTR_PASS_STRIDE + j * LTR_LANES);
               __mmask16 go = _mm512_cmp_ps_mask(v, _mm512_set1_ps(thr[start + q]), _CMP_GE_OQ);
               go |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) &
-                    (__mmask16)-(int)(((uint32_t)fd & LTR_DEFAULT_RIGHT) != 0);
+                    (__mmask16) - (int)(((uint32_t)fd & LTR_DEFAULT_RIGHT) != 0);
               if (level)
                 go &= _mm512_cmpeq_epi32_mask(idx[j], _mm512_set1_epi32(start + q));
               right |= go;
@@ -559,7 +560,8 @@ static void ltr_predict_avx512(const ltr_model *m, const float *x, int64_t n_row
             __m512i fd = _mm512_permutex2var_epi32(fa, k, fb);
             __m512 th = _mm512_permutex2var_ps(ta, k, tb);
             /* base[j] is the row within the pass: element (feature, row) of the copy */
-            __m512i at = _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(fd, fmask), 7), base[j]);
+            __m512i at =
+                _mm512_add_epi32(_mm512_slli_epi32(_mm512_and_si512(fd, fmask), 7), base[j]);
             __m512 v = _mm512_i32gather_ps(at, xt, 4);
             __mmask16 right =
                 _mm512_cmp_ps_mask(v, th, _CMP_GE_OQ) |

@@ -274,26 +274,22 @@ static void api_section(api_ctx *c, api_buf *b, const char *name, const char *ti
   api_buf_putc(b, '}');
 }
 
-/* Stores a computed body in the user's cache hash (fire and forget; HSET and EXPIRE go out in
- * one write). */
-/* HSET + EXPIRE of the cache field, only when the user's ratings hash still has the field count
- * and newest timestamp the request read (the consumer's DEL of the cache may have come while we
- * computed: storing then would pin a body without the new rating for the whole TTL). */
 /* Run after the HSET inside the cache write's MULTI/EXEC: takes the body back out unless the
  * ratings hash still has the field count (ARGV[2]) and newest timestamp (ARGV[3]) the request
  * read. The body itself never enters Lua: Redis' Lua hashes every byte of a string argument,
- * which for 10 KB bodies was ~4% of the machine under the uncached benchmark. */
-static const char api_cache_lua[] =
-    "if redis.call('HLEN', KEYS[2]) == tonumber(ARGV[2]) then\n"
-    "  local mx = 0\n"
-    "  for _, v in ipairs(redis.call('HVALS', KEYS[2])) do\n"
-    "    local t = tonumber(string.match(v, ':(%d+)$')) or 0\n"
-    "    if t > mx then mx = t end\n"
-    "  end\n"
-    "  if mx == tonumber(ARGV[3]) then return 1 end\n"
-    "end\n"
-    "redis.call('HDEL', KEYS[1], ARGV[1])\n"
-    "return 0\n";
+ * which for 10 KB bodies was ~4% of the machine under the uncached benchmark. (The consumer's DEL
+ * of the cache may come while a body is computed: storing it then would pin a body without the
+ * new rating for the whole TTL.) */
+static const char api_cache_lua[] = "if redis.call('HLEN', KEYS[2]) == tonumber(ARGV[2]) then\n"
+                                    "  local mx = 0\n"
+                                    "  for _, v in ipairs(redis.call('HVALS', KEYS[2])) do\n"
+                                    "    local t = tonumber(string.match(v, ':(%d+)$')) or 0\n"
+                                    "    if t > mx then mx = t end\n"
+                                    "  end\n"
+                                    "  if mx == tonumber(ARGV[3]) then return 1 end\n"
+                                    "end\n"
+                                    "redis.call('HDEL', KEYS[1], ARGV[1])\n"
+                                    "return 0\n";
 
 /* The newest "RATING:TS" timestamp, as the Lua above reads it (0 when absent). */
 static long long api_live_ts(const char *v, size_t len) {
@@ -330,8 +326,9 @@ static void api_cache_write(api_redis *r, int ttl_s, int32_t uid, const char *ke
   const char *expire[] = {"EXPIRE", key, ttl};
   size_t expire_len[] = {6, strlen(key), strlen(ttl)};
   const char *check[] = {"EVAL", api_cache_lua, "2", key, rkey, field, nf, mx};
-  size_t check_len[] = {4, sizeof(api_cache_lua) - 1, 1, strlen(key), strlen(rkey),
-                        strlen(field), strlen(nf), strlen(mx)};
+  size_t check_len[] = {
+      4,         sizeof(api_cache_lua) - 1, 1, strlen(key), strlen(rkey), strlen(field), strlen(nf),
+      strlen(mx)};
   if (api_redis_cmd(r, NULL, NULL, 1, multi, multi_len))
     return;
   if (api_redis_cmd(r, NULL, NULL, 4, hset, hset_len) ||
@@ -369,8 +366,8 @@ static void api_cache_store(api_ctx *c, const api_buf *b) {
   if (c->degraded)
     return;
   if (c->a->test_cache_delay_ms <= 0) {
-    api_cache_write(c->L->redis, c->a->ttl, c->uid, c->key, c->field, b->p, b->len,
-                    c->seen_fields, c->seen_max_ts);
+    api_cache_write(c->L->redis, c->a->ttl, c->uid, c->key, c->field, b->p, b->len, c->seen_fields,
+                    c->seen_max_ts);
     return;
   }
   api_delayed_write *w = malloc(sizeof(*w) + b->len + 1);

@@ -163,8 +163,8 @@ void api_buf_json_str(api_buf *b, const char *s) {
  * may round the sixth digit the other way from glibc's exact decimal rounding when x sits
  * within an ulp of a tie; other magnitudes go to printf. Returns the length, 0 to fall back. */
 static size_t api_fmt_g6(double x, char *out) {
-  static const double pow10[] = {1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
-                                 1e7,  1e8,  1e9,  1e10};
+  static const double pow10[] = {1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3,
+                                 1e4,  1e5,  1e6,  1e7,  1e8, 1e9, 1e10};
   double ax = fabs(x);
   if (!(ax >= 1e-4 && ax < 1e6))
     return 0;
@@ -172,7 +172,7 @@ static size_t api_fmt_g6(double x, char *out) {
   while (e < 5 && ax >= pow10[e + 5])
     e++;
   long long m = llrint(ax * pow10[(5 - e) + 4]); /* ties to even, as printf */
-  if (m >= 1000000) { /* rounded up to the next power of ten */
+  if (m >= 1000000) {                            /* rounded up to the next power of ten */
     m /= 10;
     if (++e > 5)
       return 0;
