@@ -738,9 +738,8 @@ int content_score_items(const content_model *m, int32_t user, const int32_t *h_i
   if (n < 0 || (n > 0 && (!items || !out)) || user >= m->n_users ||
       (user < 0 && (n_h < 0 || (n_h > 0 && (!h_items || !h_ratings)))))
     return MR_EINVAL;
-  for (int k = 0; k < n; k++)
-    if (items[k] < 0 || items[k] >= m->n_items)
-      return MR_ERANGE;
+  if (embed_items_in_range(items, n, m->n_items))
+    return MR_ERANGE;
   if (user >= 0) {
     embed_scores_at(m->emb, m->d, m->profiles + (size_t)user * m->d, items, n, out);
     return MR_OK;

@@ -64,6 +64,13 @@ void embed_scores(const float *emb, int32_t n_items, int d, const float *v, floa
     scores[i] = embed_dot(v, emb + (size_t)i * d, d);
 }
 
+int embed_items_in_range(const int32_t *items, int n, int32_t n_items) {
+  for (int k = 0; k < n; k++)
+    if (items[k] < 0 || items[k] >= n_items)
+      return MR_ERANGE;
+  return MR_OK;
+}
+
 void embed_scores_at(const float *emb, int d, const float *v, const int32_t *items, int n,
                      float *out) {
   for (int k = 0; k < n; k++)

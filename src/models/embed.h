@@ -35,6 +35,9 @@ static inline float embed_dot(const float *x, const float *e, int d) {
 /* scores[n_items] = emb (row-major n_items x d) times v[d]. */
 void embed_scores(const float *emb, int32_t n_items, int d, const float *v, float *scores);
 
+/* MR_ERANGE when an item of items[0..n) is outside [0, n_items), else MR_OK. */
+int embed_items_in_range(const int32_t *items, int n, int32_t n_items);
+
 /* out[k] = <emb[items[k]], v> for k < n: embed_scores at those items only (items in range). */
 void embed_scores_at(const float *emb, int d, const float *v, const int32_t *items, int n,
                      float *out);

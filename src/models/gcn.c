@@ -613,9 +613,8 @@ int gcn_score_items(const gcn_model *m, int32_t user, const int32_t *h_items,
                     const float *h_ratings, int n_h, const int32_t *items, int n, float *out) {
   if (!m || n < 0 || (n > 0 && (!items || !out)) || user >= m->n_users)
     return MR_EINVAL;
-  for (int k = 0; k < n; k++)
-    if (items[k] < 0 || items[k] >= m->n_items)
-      return MR_ERANGE;
+  if (embed_items_in_range(items, n, m->n_items))
+    return MR_ERANGE;
   if (user >= 0) {
     embed_scores_at(m->item_emb, m->dim, m->user_emb + (size_t)user * m->dim, items, n, out);
     return MR_OK;

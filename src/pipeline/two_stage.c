@@ -962,17 +962,23 @@ int ts_has_ranker(const rec_model *m, int which) {
                                     : 0;
 }
 
-int ts_score_with(const rec_model *m, int which, int32_t user, const int32_t *items,
-                  const float *ratings, int n, float *scores) {
-  const ts_state *s = rec_state_of(m, "two_stage");
-  if (!s)
-    return MR_EINVAL;
+/* A request's user (dense index, or -1 with a history) and history items are in range. */
+static int ts_check_request(const ts_state *s, int32_t user, const int32_t *items, int n) {
   if (user >= s->n_users)
     return MR_ERANGE;
   for (int k = 0; k < n; k++)
     if (items[k] < 0 || items[k] >= s->n_items)
       return MR_ERANGE;
-  return ts_score(s, which, user, items, ratings, n, scores, NULL);
+  return MR_OK;
+}
+
+int ts_score_with(const rec_model *m, int which, int32_t user, const int32_t *items,
+                  const float *ratings, int n, float *scores) {
+  const ts_state *s = rec_state_of(m, "two_stage");
+  if (!s)
+    return MR_EINVAL;
+  int rc = ts_check_request(s, user, items, n);
+  return rc ? rc : ts_score(s, which, user, items, ratings, n, scores, NULL);
 }
 
 int ts_top_n(const rec_model *m, int which, int32_t user, const int32_t *items,
@@ -981,15 +987,12 @@ int ts_top_n(const rec_model *m, int which, int32_t user, const int32_t *items,
   ts_state *s = rec_state_of(m, "two_stage");
   if (!s || n < 1 || !scores || !top)
     return MR_EINVAL;
-  if (user >= s->n_users)
-    return MR_ERANGE;
-  for (int k = 0; k < n_hist; k++)
-    if (items[k] < 0 || items[k] >= s->n_items)
-      return MR_ERANGE;
+  int rc = ts_check_request(s, user, items, n_hist);
+  if (rc)
+    return rc;
   ts_buf *b = NULL;
   int nc = 0, got = 0;
-  int rc = ts_buf_take(s, &b);
-  if (rc)
+  if ((rc = ts_buf_take(s, &b)))
     return rc;
   if ((rc = ts_rank(s, b, which, user, items, ratings, n_hist, &nc, NULL)))
     goto done;
