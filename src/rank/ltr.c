@@ -528,20 +528,29 @@ static void ltr_predict_avx512(const ltr_model *m, const float *x, int64_t n_row
       if (transposed) {
         int level = 0;
         for (; level < LTR_LOAD_LEVELS; level++) {
+          /* each lane's node value: one load per node, then a blend tree on the bits of the
+           * lane's node number; thresholds and default directions by register permutes */
           int start = (1 << level) - 1, nodes = 1 << level;
+          const float *col[1 << (LTR_LOAD_LEVELS - 1)];
+          for (int q = 0; q < nodes; q++)
+            col[q] = xt + (feat[start + q] & ~LTR_DEFAULT_RIGHT) * LTR_PASS_STRIDE;
+          const __m512i fv = _mm512_loadu_si512(feat + start), vs = _mm512_set1_epi32(start);
+          const __m512 tv = _mm512_loadu_ps(thr + start);
           for (int j = 0; j < nv; j++) {
-            __mmask16 right = 0;
-            for (int q = 0; q < nodes; q++) {
-              int32_t fd = feat[start + q];
-              __m512 v =
-                  _mm512_load_ps(xt + (fd & ~LTR_DEFAULT_RIGHT) * LTR_PASS_STRIDE + j * LTR_LANES);
-              __mmask16 go = _mm512_cmp_ps_mask(v, _mm512_set1_ps(thr[start + q]), _CMP_GE_OQ);
-              go |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) &
-                    (__mmask16) - (int)(((uint32_t)fd & LTR_DEFAULT_RIGHT) != 0);
-              if (level)
-                go &= _mm512_cmpeq_epi32_mask(idx[j], _mm512_set1_epi32(start + q));
-              right |= go;
+            __m512i k = _mm512_sub_epi32(idx[j], vs);
+            __m512 v[1 << (LTR_LOAD_LEVELS - 1)];
+            for (int q = 0; q < nodes; q++)
+              v[q] = _mm512_load_ps(col[q] + j * LTR_LANES);
+            for (int b = 0, w = nodes; w > 1; b++, w >>= 1) {
+              __mmask16 hi = _mm512_test_epi32_mask(k, _mm512_set1_epi32(1 << b));
+              for (int q = 0; q < w / 2; q++)
+                v[q] = _mm512_mask_blend_ps(hi, v[2 * q], v[2 * q + 1]);
             }
+            __m512 th = _mm512_permutexvar_ps(k, tv);
+            __m512i fd = _mm512_permutexvar_epi32(k, fv);
+            __mmask16 right =
+                _mm512_cmp_ps_mask(v[0], th, _CMP_GE_OQ) |
+                (_mm512_cmp_ps_mask(v[0], v[0], _CMP_UNORD_Q) & _mm512_test_epi32_mask(fd, dright));
             idx[j] = _mm512_add_epi32(_mm512_slli_epi32(idx[j], 1), one);
             idx[j] = _mm512_mask_add_epi32(idx[j], right, idx[j], one);
           }
