@@ -110,11 +110,34 @@ static void test_sort_and_select(void **state) {
   }
 }
 
+/* Keys built in index order, many tied scores (ties are where the index decides): sorting the
+ * score half alone gives the full sort's order. */
+static void test_sort_in_index_order(void **state) {
+  (void)state;
+  enum { MAXN = 600 };
+  static uint64_t a[MAXN], b[MAXN], tmp[MAXN];
+  uint64_t rng = 11;
+  for (int rep = 0; rep < 200; rep++) {
+    size_t n = 1 + mr_splitmix64(&rng) % MAXN;
+    int levels = 1 + (int)(mr_splitmix64(&rng) % 50); /* few distinct scores: ties */
+    for (size_t i = 0; i < n; i++) {
+      uint64_t r = mr_splitmix64(&rng);
+      float s = r & 1 ? (float)((r >> 1) % (uint64_t)levels) * 0.37f - 3.0f   /* ties */
+                      : (float)(r >> 11) / 9007199254740992.0f * 8.0f - 4.0f; /* full mantissa */
+      a[i] = b[i] = mr_rank_key(rep % 7 ? s : NAN, (uint32_t)i);
+    }
+    mr_sort_rank_keys(a, n, tmp);
+    mr_sort_rank_keys_in_index_order(b, n, tmp);
+    assert_memory_equal(a, b, n * sizeof(uint64_t));
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_keys_order),
       cmocka_unit_test(test_top_n_matches_reference),
       cmocka_unit_test(test_sort_and_select),
+      cmocka_unit_test(test_sort_in_index_order),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

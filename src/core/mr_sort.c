@@ -1,7 +1,8 @@
 /* Radix sort and quickselect over packed ranking keys (see mr_sort.h). */
 #include "core/mr_sort.h"
 
-void mr_sort_rank_keys(uint64_t *keys, size_t n, uint64_t *tmp) {
+/* LSD radix over the bytes of `bytes_mask` (bit 7 = the top byte) where keys differ. */
+static void mr_radix(uint64_t *keys, size_t n, uint64_t *tmp, unsigned bytes_mask) {
   if (n < 2)
     return;
   if (n <= 32) { /* insertion sort: cheaper than four counting passes */
@@ -25,10 +26,11 @@ void mr_sort_rank_keys(uint64_t *keys, size_t n, uint64_t *tmp) {
   }
   const uint64_t differ = any ^ all;
   uint64_t *src = keys, *dst = tmp;
-  for (int shift = 0; shift < 64; shift += 8) {
-    if (!((differ >> shift) & 0xFF))
-      continue; /* every key has the same byte here */
-    size_t count[257] = {0};
+  for (int byte = 0; byte < 8; byte++) {
+    int shift = 8 * byte;
+    if (!((bytes_mask >> byte) & 1) || !((differ >> shift) & 0xFF))
+      continue;                /* not asked for, or every key has the same byte here */
+    uint32_t count[257] = {0}; /* n < 2^32 */
     for (size_t i = 0; i < n; i++)
       count[((src[i] >> shift) & 0xFF) + 1]++;
     for (int d = 0; d < 256; d++)
@@ -41,6 +43,14 @@ void mr_sort_rank_keys(uint64_t *keys, size_t n, uint64_t *tmp) {
   }
   if (src != keys)
     memcpy(keys, src, n * sizeof(uint64_t));
+}
+
+void mr_sort_rank_keys(uint64_t *keys, size_t n, uint64_t *tmp) {
+  mr_radix(keys, n, tmp, 0xFF);
+}
+
+void mr_sort_rank_keys_in_index_order(uint64_t *keys, size_t n, uint64_t *tmp) {
+  mr_radix(keys, n, tmp, 0xF0);
 }
 
 void mr_select_rank_keys(uint64_t *keys, size_t n, size_t k) {

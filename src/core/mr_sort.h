@@ -28,6 +28,11 @@ static inline uint32_t mr_rank_key_index(uint64_t key) {
  * every key shares (the index's high bytes, mostly). */
 void mr_sort_rank_keys(uint64_t *keys, size_t n, uint64_t *tmp);
 
+/* The same for keys whose indexes ascend in input order (keys built in index order): LSD radix
+ * is stable, so passes over the score half alone give the same order (~20% faster for the
+ * ranker's 150-candidate rank features). */
+void mr_sort_rank_keys_in_index_order(uint64_t *keys, size_t n, uint64_t *tmp);
+
 /* Puts the k smallest keys (any order) in keys[0..k) (quickselect; keys must be distinct, which
  * the packed index guarantees). */
 void mr_select_rank_keys(uint64_t *keys, size_t n, size_t k);

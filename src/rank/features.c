@@ -742,7 +742,7 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
       continue;
     for (int ci = 0; ci < in->n_cands; ci++)
       s->order[ci] = mr_rank_key(in->gen_scores[g][in->cands[ci]], (uint32_t)ci);
-    mr_sort_rank_keys(s->order, (size_t)in->n_cands, s->order + in->n_cands);
+    mr_sort_rank_keys_in_index_order(s->order, (size_t)in->n_cands, s->order + in->n_cands);
     for (int k = 0; k < in->n_cands; k++)
       x[(size_t)mr_rank_key_index(s->order[k]) * nf + 2 * g + 1] = (float)(k + 1);
   }
