@@ -13,6 +13,7 @@
 #include "models/als.h"
 #include "models/model.h"
 #include "synth.h"
+#include "bench_util.h"
 
 void *ann_hnsw_build(const float *y, long n, int d, int m, int efc);
 int ann_hnsw_search(void *ix, const float *x, int k, int ef, float *dist, long *lab);
@@ -23,23 +24,6 @@ void ann_free(void *ix);
 typedef int (*ann_search_fn)(void *ix, const float *x, int k, int param, float *dist, long *lab);
 
 #define K 150
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double pct(double *v, int n, double q) {
-  qsort(v, (size_t)n, sizeof(double), cmp_double);
-  int k = (int)ceil(q * n) - 1;
-  return v[k < 0 ? 0 : k] * 1e6;
-}
 
 /* Times nq index queries for the top K and their recall against the exact top K. */
 static int run_queries(const als_model *m, void *ix, ann_search_fn search, const char *label,
@@ -58,19 +42,20 @@ static int run_queries(const als_model *m, void *ix, ann_search_fn search, const
     int got = rec_top_n(scores, ni, NULL, K, top, NULL);
     for (int k = 0; k < got; k++)
       in_exact[top[k]] = 1;
-    double a = now();
+    double a = bench_wall_now();
     if (search(ix, xu, K, param, dist, lab)) {
       fprintf(stderr, "ann_faiss: search failed\n");
       return MR_EINVAL;
     }
-    ta[q] = now() - a;
+    ta[q] = bench_wall_now() - a;
     for (int k = 0; k < K; k++)
       hits += lab[k] >= 0 && in_exact[lab[k]];
     for (int k = 0; k < got; k++)
       in_exact[top[k]] = 0;
   }
-  printf("%s %d: p50 %.0f us p99 %.0f us, recall@%d %.3f\n", label, param, pct(ta, nq, 0.5),
-         pct(ta, nq, 0.99), K, hits / ((double)nq * K));
+  printf("%s %d: p50 %.0f us p99 %.0f us, recall@%d %.3f\n", label, param,
+         bench_quantile(ta, nq, 0.5) * 1e6, bench_quantile(ta, nq, 0.99) * 1e6, K,
+         hits / ((double)nq * K));
   fflush(stdout);
   free(scores);
   free(in_exact);
@@ -99,20 +84,20 @@ int main(int argc, char **argv) {
   als_opts_default(&o);
   o.factors = 64;
   o.iterations = 15;
-  double t0 = now();
+  double t0 = bench_wall_now();
   if (als_fit(&o, ui, iu, &m)) {
     fprintf(stderr, "ann_faiss: als_fit failed\n");
     return 1;
   }
-  printf("ratings %zu users %d movies %d als_fit_s %.1f\n", n, nu, ni, now() - t0);
+  printf("ratings %zu users %d movies %d als_fit_s %.1f\n", n, nu, ni, bench_wall_now() - t0);
   const float *y = als_item_factors(m);
-  t0 = now();
+  t0 = bench_wall_now();
   void *ix = ann_hnsw_build(y, ni, 64, 32, 200);
   if (!ix) {
     fprintf(stderr, "ann_faiss: HNSW build failed\n");
     return 1;
   }
-  printf("hnsw_build_s %.1f (M 32, efConstruction 200, %d threads)\n", now() - t0,
+  printf("hnsw_build_s %.1f (M 32, efConstruction 200, %d threads)\n", bench_wall_now() - t0,
          omp_get_max_threads());
   omp_set_num_threads(1);
   float *scores = malloc((size_t)ni * sizeof(float));
@@ -125,13 +110,13 @@ int main(int argc, char **argv) {
     users[q] = (int32_t)mr_rng_below(&rng, (uint64_t)nu);
   /* exact top 150 of every movie (no exclusion on either side: recall of the raw top 150) */
   for (int q = 0; q < nq; q++) {
-    double a = now();
+    double a = bench_wall_now();
     als_score_user(m, users[q], scores);
     rec_top_n(scores, ni, NULL, K, top, NULL);
-    tb[q] = now() - a;
+    tb[q] = bench_wall_now() - a;
   }
-  printf("brute force (scores + top %d): p50 %.0f us p99 %.0f us\n", K, pct(tb, nq, 0.5),
-         pct(tb, nq, 0.99));
+  printf("brute force (scores + top %d): p50 %.0f us p99 %.0f us\n", K,
+         bench_quantile(tb, nq, 0.5) * 1e6, bench_quantile(tb, nq, 0.99) * 1e6);
   static const int efs[] = {150, 300};
   for (int e = 0; e < 2; e++)
     if (run_queries(m, ix, ann_hnsw_search, "hnsw efSearch", efs[e], users, nq, ta))
@@ -139,14 +124,14 @@ int main(int argc, char **argv) {
   ann_free(ix);
   /* inverted lists: nlist ~ 4 sqrt(n) cells, a few of them probed */
   int nlist = (int)(4.0 * sqrt((double)ni));
-  t0 = now();
+  t0 = bench_wall_now();
   omp_set_num_threads(2);
   if (!(ix = ann_ivf_build(y, ni, 64, nlist))) {
     fprintf(stderr, "ann_faiss: IVF build failed\n");
     return 1;
   }
   omp_set_num_threads(1);
-  printf("ivf_build_s %.1f (nlist %d)\n", now() - t0, nlist);
+  printf("ivf_build_s %.1f (nlist %d)\n", bench_wall_now() - t0, nlist);
   static const int probes[] = {8, 32, 64};
   for (int e = 0; e < 3; e++)
     if (run_queries(m, ix, ann_ivf_search, "ivf nprobe", probes[e], users, nq, ta))

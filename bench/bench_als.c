@@ -11,6 +11,7 @@
 #include "data/csr.h"
 #include "models/als.h"
 #include "synth.h"
+#include "bench_util.h"
 
 /* Minimal u.data reader (user \t item \t rating \t ts, 1-based ids) so the bench does not
  * depend on the full data-set loader. */
@@ -50,24 +51,6 @@ static int read_udata(const char *path, mr_rating **out, size_t *n, int32_t *nu,
   return MR_OK;
 }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double cpu_seconds(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
-         (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 typedef struct iter_log {
   double sum;
   int n;
@@ -102,9 +85,9 @@ int main(int argc, char **argv) {
     label = label_buf;
     /* implicit 0.7.2 reference figures exist for the 1M and 10M configurations only */
     ref = want == 1000000 ? 0.094 : (want == 10000000 ? 1.17 : 0.0);
-    double t0 = now();
+    double t0 = bench_wall_now();
     rc = synth_generate(nu, ni, want, 1, &r, &n);
-    fprintf(stderr, "synth: %zu ratings in %.2f s\n", n, now() - t0);
+    fprintf(stderr, "synth: %zu ratings in %.2f s\n", n, bench_wall_now() - t0);
     if (argc >= 6)
       fits = atoi(argv[5]);
   } else {
@@ -134,16 +117,16 @@ int main(int argc, char **argv) {
   o.alpha = 2.0f;
   /* share of the machine's cores this process actually got while fitting: other jobs on a
    * shared machine show up here rather than silently in the timings */
-  double cpu0 = cpu_seconds(), wall = 0.0;
+  double cpu0 = bench_process_cpu_seconds(), wall = 0.0;
   for (int f = 0; f < fits; f++) {
     iter_log log = {0.0, 0};
     o.progress = on_iter;
     o.progress_ctx = &log;
     o.seed = 42 + (uint64_t)f;
     als_model *m = NULL;
-    double t0 = now();
+    double t0 = bench_wall_now();
     rc = als_fit(&o, ui, iu, &m);
-    double total = now() - t0;
+    double total = bench_wall_now() - t0;
     wall += total;
     if (rc) {
       fprintf(stderr, "als_fit: %s\n", mr_strerror(rc));
@@ -153,8 +136,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s fit %d: %.4f s/iter (%.3f s total)\n", label, f + 1, per_iter[f], total);
     als_free(m);
   }
-  double share = (cpu_seconds() - cpu0) / (wall * omp_get_max_threads());
-  qsort(per_iter, (size_t)fits, sizeof(double), cmp_double);
+  double share = (bench_process_cpu_seconds() - cpu0) / (wall * omp_get_max_threads());
+  qsort(per_iter, (size_t)fits, sizeof(double), bench_cmp_double);
   double med = fits % 2 ? per_iter[fits / 2] : 0.5 * (per_iter[fits / 2 - 1] + per_iter[fits / 2]);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);

@@ -13,23 +13,7 @@
 #include "core/mr_error.h"
 #include "data/dataset.h"
 #include "pipeline/reco.h"
-
-static double cpu_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double wall_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
+#include "bench_util.h"
 
 int main(int argc, char **argv) {
   const char *data = argc > 1 ? argv[1] : "../shared/data";
@@ -63,11 +47,11 @@ int main(int argc, char **argv) {
   for (int p = 0; p < passes; p++)
     for (int k = 0; k < 2; k++)
       for (int32_t u = 0; u < ds->n_users; u++) {
-        double c0 = cpu_now(), w0 = wall_now();
+        double c0 = bench_thread_cpu_now(), w0 = bench_wall_now();
         int rc = reco_recommend_ranked(r, ds->users[u].id, NULL, 0, RECO_PERSONALIZED, 0, rk[k], 10,
                                        out, &n_out);
-        cpu[k][(size_t)p * ds->n_users + u] = (cpu_now() - c0) * 1e6;
-        wall[k][(size_t)p * ds->n_users + u] = (wall_now() - w0) * 1e6;
+        cpu[k][(size_t)p * ds->n_users + u] = (bench_thread_cpu_now() - c0) * 1e6;
+        wall[k][(size_t)p * ds->n_users + u] = (bench_wall_now() - w0) * 1e6;
         if (rc) {
           fprintf(stderr, "bench_rankers: user %d: %s\n", ds->users[u].id, mr_strerror(rc));
           return 1;
@@ -77,8 +61,8 @@ int main(int argc, char **argv) {
          "|---|---|---|---|---|\n");
   double med[2];
   for (int k = 0; k < 2; k++) {
-    qsort(cpu[k], n, sizeof(double), cmp_double);
-    qsort(wall[k], n, sizeof(double), cmp_double);
+    qsort(cpu[k], n, sizeof(double), bench_cmp_double);
+    qsort(wall[k], n, sizeof(double), bench_cmp_double);
     med[k] = cpu[k][n / 2];
     printf("| %s | %zu | %.1f | %.1f | %.1f |\n", names[k], n, med[k], cpu[k][n * 99 / 100],
            wall[k][n / 2]);

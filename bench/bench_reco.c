@@ -12,24 +12,7 @@
 #include "models/model.h"
 #include "pipeline/reco.h"
 #include "pipeline/two_stage.h"
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* CPU time of this thread: steadier than wall time on a shared machine. */
-static double cpu_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
+#include "bench_util.h"
 
 /* One pass over every user; fills us[] with per-call microseconds. */
 static int bench_pass(const reco *r, const mr_dataset *ds, int live, reco_section sec, double *us,
@@ -38,10 +21,10 @@ static int bench_pass(const reco *r, const mr_dataset *ds, int live, reco_sectio
   int n_out;
   for (int32_t u = 0; u < ds->n_users; u++) {
     reco_rating lr = {(int32_t)((u * 7919) % ds->n_movies), 5.0f, 0};
-    double t0 = now(), c0 = cpu_now();
+    double t0 = bench_wall_now(), c0 = bench_thread_cpu_now();
     int rc = reco_recommend(r, ds->users[u].id, live ? &lr : NULL, live, sec, 0, 10, out, &n_out);
-    us[u] = (now() - t0) * 1e6;
-    cpu_us[u] = (cpu_now() - c0) * 1e6;
+    us[u] = (bench_wall_now() - t0) * 1e6;
+    cpu_us[u] = (bench_thread_cpu_now() - c0) * 1e6;
     if (rc)
       return rc;
   }
@@ -83,8 +66,8 @@ int main(int argc, char **argv) {
     double sum = 0;
     for (size_t i = 0; i < n; i++)
       sum += us[i];
-    qsort(us, n, sizeof(double), cmp_double);
-    qsort(cpu, n, sizeof(double), cmp_double);
+    qsort(us, n, sizeof(double), bench_cmp_double);
+    qsort(cpu, n, sizeof(double), bench_cmp_double);
     printf("| %s | %zu | %.1f | %.1f | %.1f | %.1f |\n", names[c], n, us[n / 2], us[n * 99 / 100],
            sum / (double)n, cpu[n / 2]);
   }

@@ -21,6 +21,7 @@
 #include "pipeline/two_stage.h"
 #include "rank/ltr.h"
 #include "synth.h"
+#include "bench_util.h"
 
 /* The configuration `movierec train` serves (two_stage_ltr_als) plus `fgens`: generators fitted
  * only for their feature columns (als, genre); the others (gcn, content, itemknn, ease) do not
@@ -28,12 +29,6 @@
  * learns from 10,000 users' groups (all users up to 1M ratings), ~1.5M rows at most. */
 #define SCALE_TS_PARAMS "gens=1,per_gen=150,fgens=9,rank_users=10000"
 #define SCALE_TOP_N 10 /* what a GET /recommendations answer returns */
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* VmHWM / VmRSS of this process in MB (from /proc/self/status). */
 static double proc_mb(const char *field) {
@@ -63,30 +58,9 @@ static void phase_start(void) {
   }
 }
 
-/* User + system CPU seconds of this process: CPU / (wall x threads) tells how much of the cores
- * a phase got on a shared machine. */
-static double cpu_seconds(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
-         (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
-}
-
 static double file_mb(const char *path) {
   struct stat st;
   return stat(path, &st) ? -1.0 : (double)st.st_size / 1048576.0;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* Sorts v[0..n) and returns its q-quantile (nearest rank). */
-static double quantile(double *v, int n, double q) {
-  qsort(v, (size_t)n, sizeof(double), cmp_double);
-  int k = (int)ceil(q * n) - 1;
-  return v[k < 0 ? 0 : (k >= n ? n - 1 : k)];
 }
 
 static void put(const char *key, double v) {
@@ -97,7 +71,7 @@ static void put(const char *key, double v) {
 /* Prints key_p50 and key_p99 of v[0..n) in microseconds. */
 static void put_lat(const char *key, double *v, int n) {
   char k[64];
-  double p50 = quantile(v, n, 0.5) * 1e6, p99 = quantile(v, n, 0.99) * 1e6;
+  double p50 = bench_quantile(v, n, 0.5) * 1e6, p99 = bench_quantile(v, n, 0.99) * 1e6;
   snprintf(k, sizeof(k), "%s_p50_us", key);
   put(k, p50);
   snprintf(k, sizeof(k), "%s_p99_us", key);
@@ -137,14 +111,14 @@ static int phase_als(const csr *ui, const csr *iu, const char *dir) {
   o.progress = on_iter;
   o.progress_ctx = &log;
   phase_start();
-  double t0 = now(), c0 = cpu_seconds();
+  double t0 = bench_wall_now(), c0 = bench_process_cpu_seconds();
   int rc = als_fit(&o, ui, iu, &m);
-  double total = now() - t0;
+  double total = bench_wall_now() - t0;
   if (rc)
     return die("als_fit", rc);
   put("als_total_s", total);
-  put("als_cpu_share", (cpu_seconds() - c0) / (total * omp_get_max_threads()));
-  put("als_s_per_iter", quantile(log.t, log.n, 0.5));
+  put("als_cpu_share", (bench_process_cpu_seconds() - c0) / (total * omp_get_max_threads()));
+  put("als_s_per_iter", bench_quantile(log.t, log.n, 0.5));
   put("als_peak_rss_mb", proc_mb("VmHWM"));
   snprintf(path, sizeof(path), "%s/als_only.bin", dir);
   if ((rc = als_save(m, path)))
@@ -168,11 +142,12 @@ static int phase_ts_fit(const rec_train_data *d, const char *dir, const char *ex
   if ((rc = rec_params_parse(text, &p)))
     return die("two-stage parameters", rc);
   phase_start();
-  double t0 = now(), c0 = cpu_seconds();
+  double t0 = bench_wall_now(), c0 = bench_process_cpu_seconds();
   if ((rc = rec_fit("two_stage", &p, d, &m)))
     return die("two-stage fit", rc);
-  put("ts_fit_s", now() - t0);
-  put("ts_cpu_share", (cpu_seconds() - c0) / ((now() - t0) * omp_get_max_threads()));
+  put("ts_fit_s", bench_wall_now() - t0);
+  put("ts_cpu_share",
+      (bench_process_cpu_seconds() - c0) / ((bench_wall_now() - t0) * omp_get_max_threads()));
   put("ts_peak_rss_mb", proc_mb("VmHWM"));
   if (!ts_stats(m, &st)) {
     put("ts_generators_s", st.generators_seconds);
@@ -216,12 +191,12 @@ static int phase_serve(const rec_train_data *d, const char *dir, int n_req) {
   omp_set_num_threads(1);
   phase_start();
   double rss0 = proc_mb("VmRSS");
-  double t0 = now();
+  double t0 = bench_wall_now();
   if ((rc = ts_load_parts(dir, d, &ts, err, sizeof(err)))) {
     fprintf(stderr, "%s\n", err);
     return die("ts_load_parts", rc);
   }
-  put("serve_load_s", now() - t0);
+  put("serve_load_s", bench_wall_now() - t0);
   put("serve_model_rss_mb", proc_mb("VmRSS") - rss0);
   put("serve_rss_mb", proc_mb("VmRSS"));
 
@@ -242,13 +217,13 @@ static int phase_serve(const rec_train_data *d, const char *dir, int n_req) {
     users[q] = (int32_t)mr_rng_below(&rng, (uint64_t)n_users);
 
   /* end to end, a user without live ratings */
-  double hist_sum = 0, w0 = now(), c0 = cpu_seconds();
+  double hist_sum = 0, w0 = bench_wall_now(), c0 = bench_process_cpu_seconds();
   for (int q = 0; q < n_req; q++) {
     int32_t u = users[q];
     const int32_t *h = d->ui->indices + d->ui->indptr[u];
     int64_t nh = d->ui->indptr[u + 1] - d->ui->indptr[u];
     hist_sum += (double)nh;
-    double a = now();
+    double a = bench_wall_now();
     if ((rc = rec_score_user(ts, u, scores)))
       return die("rec_score_user(two_stage)", rc);
     for (int64_t k = 0; k < nh; k++)
@@ -256,9 +231,9 @@ static int phase_serve(const rec_train_data *d, const char *dir, int n_req) {
     rec_top_n(scores, n_items, flag, SCALE_TOP_N, top, NULL);
     for (int64_t k = 0; k < nh; k++)
       flag[h[k]] = 0;
-    lat[0][q] = now() - a;
+    lat[0][q] = bench_wall_now() - a;
   }
-  put("serve_cpu_share", (cpu_seconds() - c0) / (now() - w0));
+  put("serve_cpu_share", (bench_process_cpu_seconds() - c0) / (bench_wall_now() - w0));
   put("serve_requests", n_req);
   put("serve_mean_history", hist_sum / n_req);
   put_lat("lat_total", lat[0], n_req);
@@ -269,7 +244,7 @@ static int phase_serve(const rec_train_data *d, const char *dir, int n_req) {
     const int32_t *h = d->ui->indices + d->ui->indptr[u];
     const float *hr = d->ui->values + d->ui->indptr[u];
     int nh = (int)(d->ui->indptr[u + 1] - d->ui->indptr[u]);
-    double a = now();
+    double a = bench_wall_now();
     if ((rc = rec_score_history(ts, h, hr, nh, scores)))
       return die("rec_score_history(two_stage)", rc);
     for (int k = 0; k < nh; k++)
@@ -277,7 +252,7 @@ static int phase_serve(const rec_train_data *d, const char *dir, int n_req) {
     rec_top_n(scores, n_items, flag, SCALE_TOP_N, top, NULL);
     for (int k = 0; k < nh; k++)
       flag[h[k]] = 0;
-    lat[1][q] = now() - a;
+    lat[1][q] = bench_wall_now() - a;
   }
   put_lat("lat_foldin_total", lat[1], n_req);
 
@@ -306,16 +281,16 @@ static int phase_serve(const rec_train_data *d, const char *dir, int n_req) {
     int32_t u = users[q];
     const int32_t *h = d->ui->indices + d->ui->indptr[u];
     int64_t nh = d->ui->indptr[u + 1] - d->ui->indptr[u];
-    double a = now();
+    double a = bench_wall_now();
     rec_score_user(als, u, scores);
-    double b = now();
+    double b = bench_wall_now();
     for (int64_t k = 0; k < nh; k++)
       flag[h[k]] = 1;
     rec_top_n(scores, n_items, flag, per_gen, cands, NULL);
     for (int64_t k = 0; k < nh; k++)
       flag[h[k]] = 0;
     lat[5][q] = b - a;
-    lat[6][q] = now() - b;
+    lat[6][q] = bench_wall_now() - b;
   }
   put_lat("lat_als_score_all", lat[5], n_req);
   put_lat("lat_topk", lat[6], n_req);
@@ -349,18 +324,18 @@ static int run(int argc, char **argv) {
     return die(dir, MR_EIO);
   put("threads", omp_get_max_threads());
   phase_start();
-  double t0 = now();
+  double t0 = bench_wall_now();
   if ((rc = synth_generate(nu, ni, want, 1, &r, &n)))
     return die("synth", rc);
-  put("synth_s", now() - t0);
+  put("synth_s", bench_wall_now() - t0);
   if ((rc = synth_dataset(nu, ni, r, n, 1, &ds)))
     return die("synth_dataset", rc);
   csr *ui = NULL, *iu = NULL;
-  t0 = now();
+  t0 = bench_wall_now();
   if ((rc = csr_from_ratings(ds->ratings, ds->n_ratings, nu, ni, 0, &ui)) ||
       (rc = csr_transpose(ui, &iu)))
     return die("csr", rc);
-  put("csr_s", now() - t0);
+  put("csr_s", bench_wall_now() - t0);
   put("users", nu);
   put("items", ni);
   put("ratings", (double)ds->n_ratings);
