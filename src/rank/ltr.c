@@ -470,7 +470,10 @@ void ltr_predict_portable(const ltr_model *m, const float *x, int64_t n_rows, fl
 
 #define LTR_PASS_STRIDE 128     /* a pass's rows per feature in the transposed copy (shift 7) */
 #define LTR_MAX_T_FEATURES 1024 /* wider rows keep the row-major gathers (copy <= 512 KB) */
-#define LTR_LOAD_LEVELS 3       /* levels read with plain loads: 1 + 2 + 4 nodes (2 or 4: slower) */
+#define LTR_STACK_T_FEATURES                                                                       \
+  64                      /* up to here the copy (32 KB) lives on the stack: no allocation         \
+                           * per request for the served 37-feature ranker */
+#define LTR_LOAD_LEVELS 3 /* levels read with plain loads: 1 + 2 + 4 nodes (2 or 4: slower) */
 _Static_assert(LTR_LANES *LTR_VECS <= LTR_PASS_STRIDE, "a pass must fit the transposed copy");
 
 /* The perfect-tree walk with AVX-512, up to LTR_VECS blocks of 16 rows per pass; the same
@@ -489,8 +492,10 @@ static void ltr_predict_avx512(const ltr_model *m, const float *x, int64_t n_row
   const int64_t passes = (blocks + LTR_VECS - 1) / LTR_VECS;
   const int per_pass = passes ? (int)((blocks + passes - 1) / passes) : 1;
   const int transposed = d == LTR_PERMUTE_DEPTH && nf <= LTR_MAX_T_FEATURES;
-  float *xt = NULL;
-  if (transposed && !(xt = aligned_alloc(64, (size_t)nf * LTR_PASS_STRIDE * sizeof(float)))) {
+  _Alignas(64) float xt_stack[LTR_STACK_T_FEATURES * LTR_PASS_STRIDE];
+  float *xt_heap = NULL, *xt = xt_stack;
+  if (transposed && nf > LTR_STACK_T_FEATURES &&
+      !(xt = xt_heap = aligned_alloc(64, (size_t)nf * LTR_PASS_STRIDE * sizeof(float)))) {
     ltr_predict_portable(m, x, n_rows, out);
     return;
   }
@@ -612,7 +617,7 @@ static void ltr_predict_avx512(const ltr_model *m, const float *x, int64_t n_row
                             acc[j]);
     }
   }
-  free(xt);
+  free(xt_heap);
 }
 #endif
 

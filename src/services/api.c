@@ -406,24 +406,17 @@ static void api_build_recs(api_ctx *c) {
   api_head(c, &c->body, 0);
   api_buf_puts(&c->body, ",\"items\":[");
   api_buf_puts(&c->compact, API_COMPACT);
-  api_buf num; /* one score's text, written once for both forms */
-  api_buf_init(&num);
   for (int i = 0; i < n; i++) {
-    num.len = 0;
-    api_buf_json_num(&num, it[i].score);
-    if (num.oom) {
-      c->body.oom = 1;
-      break;
-    }
+    char num[API_NUM_TEXT]; /* one score's text, written once for both forms */
+    size_t len = api_json_num_text(it[i].score, num);
     if (i)
       api_buf_putc(&c->body, ',');
-    api_catalog_item_text(c->a->cat, &c->body, it[i].movie, num.p, num.len);
+    api_catalog_item_text(c->a->cat, &c->body, it[i].movie, num, len);
     api_buf_int(&c->compact, it[i].movie);
     api_buf_putc(&c->compact, ',');
-    api_buf_put(&c->compact, num.p, num.len);
+    api_buf_put(&c->compact, num, len);
     api_buf_putc(&c->compact, ';');
   }
-  api_buf_free(&num);
   api_buf_puts(&c->body, "]}");
 }
 

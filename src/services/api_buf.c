@@ -217,15 +217,25 @@ void api_buf_int(api_buf *b, long long v) {
   api_buf_put(b, tmp + i, sizeof(tmp) - i);
 }
 
-void api_buf_json_num(api_buf *b, double x) {
+size_t api_json_num_text(double x, char out[API_NUM_TEXT]) {
   if (!isfinite(x) || x == 0) {
-    api_buf_putc(b, '0');
-    return;
+    out[0] = '0';
+    return 1;
   }
-  char tmp[32];
-  size_t n = api_fmt_g6(x, tmp);
-  if (n)
-    api_buf_put(b, tmp, n);
-  else
-    api_buf_printf(b, "%.6g", x);
+  size_t n = api_fmt_g6(x, out);
+  if (!n) {
+    int w = snprintf(out, API_NUM_TEXT, "%.6g", x);
+    n = w > 0 && w < API_NUM_TEXT ? (size_t)w : 0;
+  }
+  if (!n) { /* cannot happen for a finite double; keep the body valid JSON anyway */
+    out[0] = '0';
+    n = 1;
+  }
+  return n;
+}
+
+void api_buf_json_num(api_buf *b, double x) {
+  char tmp[API_NUM_TEXT] = "0";
+  size_t n = api_json_num_text(x, tmp);
+  api_buf_put(b, tmp, n);
 }

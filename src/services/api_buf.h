@@ -31,5 +31,8 @@ void api_buf_json_strn(api_buf *b, const char *s, size_t n);
 void api_buf_int(api_buf *b, long long v);
 /* A float as a JSON number (non-finite -> 0), 6 significant digits. */
 void api_buf_json_num(api_buf *b, double x);
+/* The same text into out (not NUL-terminated); returns its length. */
+#define API_NUM_TEXT 32
+size_t api_json_num_text(double x, char out[API_NUM_TEXT]);
 
 #endif
