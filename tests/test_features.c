@@ -1,5 +1,5 @@
-/* Ranker features: table sanity, hand-checked values, as-of-time popularity, no reads outside the
- * history (leakage), ablation blanking. */
+/* Ranker features: table sanity, hand-checked values, popularity as of each user's reference time
+ * (training users and history-only users), ablation blanking. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,11 +75,12 @@ static void compute(const world *w, const mr_rating *r, size_t n, int32_t user,
   feat_scratch *s = NULL;
   assert_int_equal(csr_from_ratings(r, n, 3, 4, 0, &ui), MR_OK);
   assert_int_equal(csr_transpose(ui, &iu), MR_OK);
-  assert_int_equal(feat_ctx_create(&w->ds, r, n, ui, iu, NULL, 0, &c), MR_OK);
+  assert_int_equal(feat_ctx_create(&w->ds, r, n, ui, iu, NULL, 0, 1, &c), MR_OK);
   assert_int_equal(feat_scratch_create(c, &s), MR_OK);
   feat_user_input in;
   memset(&in, 0, sizeof(in));
   in.user = user;
+  in.ref_ts = FEAT_REF_AUTO;
   in.cands = cands;
   in.n_cands = nc;
   in.drop_groups = drop;
@@ -135,15 +136,22 @@ static void test_values(void **state) {
   free(x);
 }
 
-/* Popularity as of the user's last rating ignores later ratings, and features read nothing
- * but the history given (ds->ratings is never read: here it is garbage). */
-static void test_as_of_time_and_no_leakage(void **state) {
+/* Two feature rows are the same, NaN for NaN. */
+static void assert_rows_equal(const float *a, const float *b, int n) {
+  for (int f = 0; f < n; f++) {
+    if (isnan(a[f]) || isnan(b[f]))
+      assert_true(isnan(a[f]) && isnan(b[f]));
+    else
+      assert_true(a[f] == b[f]);
+  }
+}
+
+/* Popularity as of the user's reference time (their last rating, per-user times) ignores later
+ * ratings: other users' ratings after user 0's last one change no feature of user 0. */
+static void test_as_of_time(void **state) {
   (void)state;
   world w;
   world_init(&w);
-  mr_rating garbage[3] = {{99, 99, 99, -1}, {-5, 7, 0, 0}, {1, 1, 1, 1}};
-  w.ds.ratings = garbage;
-  w.ds.n_ratings = 3;
   mr_rating r[] = {
       {0, 0, 5, 10 * DAY}, {0, 1, 3, 20 * DAY}, {1, 2, 4, 15 * DAY}, {2, 2, 2, 18 * DAY}};
   mr_rating later[] = {{0, 0, 5, 10 * DAY}, {0, 1, 3, 20 * DAY}, {1, 2, 4, 15 * DAY},
@@ -153,16 +161,11 @@ static void test_as_of_time_and_no_leakage(void **state) {
   float *a = calloc(2 * (size_t)nf, sizeof(float)), *b = calloc(2 * (size_t)nf, sizeof(float));
   compute(&w, r, 4, 0, cands, 2, 0, a);
   compute(&w, later, 6, 0, cands, 2, 0, b);
+  assert_rows_equal(a, b, 2 * nf);
   int p7 = feat_index("movie_pop_7d"), p30 = feat_index("movie_pop_30d");
-  assert_float_equal(a[p7], b[p7], 0);
-  assert_float_equal(a[p30], b[p30], 0);
-  assert_float_equal(a[nf + p30], 0.0, 0);
-  assert_float_equal(b[nf + p30], 0.0, 0); /* movie 3's rating comes a day after user 0's last */
-  /* popularity and mean rating are as of the user's last rating too */
   int lp = feat_index("movie_log_popularity"), mr = feat_index("movie_mean_rating");
-  assert_float_equal(a[lp], b[lp], 0);
-  assert_float_equal(a[mr], b[mr], 0);
-  assert_true(isnan(b[nf + mr])); /* movie 3: no rating up to day 20 */
+  assert_float_equal(b[nf + p30], 0.0, 0); /* movie 3's rating comes a day after user 0's last */
+  assert_true(isnan(b[nf + mr]));          /* movie 3: no rating up to day 20 */
   /* an earlier rating does count */
   mr_rating earlier[] = {{0, 0, 5, 10 * DAY},
                          {0, 1, 3, 20 * DAY},
@@ -175,6 +178,96 @@ static void test_as_of_time_and_no_leakage(void **state) {
   assert_float_equal(b[nf + mr], 5.0, 0);
   free(a);
   free(b);
+}
+
+/* Rows of a history-only user with reference time ref from a context over r[0..n). */
+static void compute_history(const world *w, const mr_rating *r, size_t n, int per_user, int64_t ref,
+                            float *x) {
+  csr *ui = NULL, *iu = NULL;
+  feat_ctx *c = NULL;
+  feat_scratch *s = NULL;
+  assert_int_equal(csr_from_ratings(r, n, 3, 4, 0, &ui), MR_OK);
+  assert_int_equal(csr_transpose(ui, &iu), MR_OK);
+  assert_int_equal(feat_ctx_create(&w->ds, r, n, ui, iu, NULL, 0, per_user, &c), MR_OK);
+  assert_int_equal(feat_scratch_create(c, &s), MR_OK);
+  const int32_t hist[1] = {0};
+  const float hr[1] = {4};
+  const int32_t cands[3] = {1, 2, 3};
+  feat_user_input in;
+  memset(&in, 0, sizeof(in));
+  in.user = -1;
+  in.hist_items = hist;
+  in.hist_ratings = hr;
+  in.n_hist = 1;
+  in.ref_ts = ref;
+  in.cands = cands;
+  in.n_cands = 3;
+  assert_int_equal(feat_compute(c, s, &in, x), MR_OK);
+  feat_scratch_free(s);
+  feat_ctx_free(c);
+  csr_free(ui);
+  csr_free(iu);
+}
+
+/* A history-only (cold-start) user's features never read past the reference time given, and
+ * without one they count everything (the end of the history: "now"). */
+static void test_history_reference_time(void **state) {
+  (void)state;
+  world w;
+  world_init(&w);
+  mr_rating r[] = {
+      {0, 0, 5, 10 * DAY}, {0, 1, 3, 20 * DAY}, {1, 2, 4, 15 * DAY}, {2, 2, 2, 18 * DAY}};
+  mr_rating later[] = {{0, 0, 5, 10 * DAY}, {0, 1, 3, 20 * DAY}, {1, 2, 4, 15 * DAY},
+                       {2, 2, 2, 18 * DAY}, {1, 3, 5, 21 * DAY}, {2, 2, 5, 25 * DAY},
+                       {1, 1, 2, 30 * DAY}};
+  int nf = feat_count();
+  float *a = calloc(3 * (size_t)nf, sizeof(float)), *b = calloc(3 * (size_t)nf, sizeof(float));
+  for (int per_user = 0; per_user < 2; per_user++) {
+    compute_history(&w, r, 4, per_user, 20 * DAY, a);
+    compute_history(&w, later, 7, per_user, 20 * DAY, b);
+    assert_rows_equal(a, b, 3 * nf);
+  }
+  int lp = feat_index("movie_log_popularity");
+  compute_history(&w, later, 7, 1, FEAT_REF_AUTO, b);   /* no times: the end of the history */
+  assert_float_equal(b[2 * nf + lp], log1p(1.0), 1e-6); /* movie 3's day-21 rating counts */
+  compute_history(&w, later, 7, 0, 16 * DAY, b);
+  assert_float_equal(b[nf + lp], log1p(1.0), 1e-6); /* movie 2: only the day-15 rating */
+  free(a);
+  free(b);
+}
+
+/* Under end-of-data reference times (per_user 0: global-temporal, serving) a training user's
+ * popularity counts every rating of the history, later than their own last one too. */
+static void test_end_of_data_reference(void **state) {
+  (void)state;
+  world w;
+  world_init(&w);
+  mr_rating later[] = {{0, 0, 5, 10 * DAY}, {0, 1, 3, 20 * DAY}, {1, 2, 4, 15 * DAY},
+                       {2, 2, 2, 18 * DAY}, {1, 3, 5, 21 * DAY}, {2, 2, 5, 25 * DAY}};
+  csr *ui = NULL, *iu = NULL;
+  feat_ctx *c = NULL;
+  feat_scratch *s = NULL;
+  assert_int_equal(csr_from_ratings(later, 6, 3, 4, 0, &ui), MR_OK);
+  assert_int_equal(csr_transpose(ui, &iu), MR_OK);
+  assert_int_equal(feat_ctx_create(&w.ds, later, 6, ui, iu, NULL, 0, 0, &c), MR_OK);
+  assert_int_equal(feat_scratch_create(c, &s), MR_OK);
+  int32_t cands[2] = {2, 3};
+  int nf = feat_count();
+  float *x = calloc(2 * (size_t)nf, sizeof(float));
+  feat_user_input in;
+  memset(&in, 0, sizeof(in));
+  in.user = 0;
+  in.ref_ts = FEAT_REF_AUTO;
+  in.cands = cands;
+  in.n_cands = 2;
+  assert_int_equal(feat_compute(c, s, &in, x), MR_OK);
+  assert_float_equal(x[feat_index("movie_log_popularity")], log1p(3.0), 1e-6);
+  assert_float_equal(x[nf + feat_index("movie_log_popularity")], log1p(1.0), 1e-6);
+  free(x);
+  feat_scratch_free(s);
+  feat_ctx_free(c);
+  csr_free(ui);
+  csr_free(iu);
 }
 
 /* The as-of popularity features (count, mean rating, 7- and 30-day counts, computed through the
@@ -212,7 +305,7 @@ static void test_popularity_matches_brute_force(void **state) {
   feat_scratch *s = NULL;
   assert_int_equal(csr_from_ratings(r, n, NU, NM, 0, &ui), MR_OK);
   assert_int_equal(csr_transpose(ui, &iu), MR_OK);
-  assert_int_equal(feat_ctx_create(&ds, r, n, ui, iu, NULL, 0, &c), MR_OK);
+  assert_int_equal(feat_ctx_create(&ds, r, n, ui, iu, NULL, 0, 1, &c), MR_OK);
   assert_int_equal(feat_scratch_create(c, &s), MR_OK);
   int32_t cands[NM];
   for (int m = 0; m < NM; m++)
@@ -232,6 +325,7 @@ static void test_popularity_matches_brute_force(void **state) {
     feat_user_input in;
     memset(&in, 0, sizeof(in));
     in.user = u;
+    in.ref_ts = FEAT_REF_AUTO;
     in.cands = cands;
     in.n_cands = NM;
     assert_int_equal(feat_compute(c, s, &in, row), MR_OK);
@@ -268,7 +362,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table),
       cmocka_unit_test(test_values),
-      cmocka_unit_test(test_as_of_time_and_no_leakage),
+      cmocka_unit_test(test_as_of_time),
+      cmocka_unit_test(test_history_reference_time),
+      cmocka_unit_test(test_end_of_data_reference),
       cmocka_unit_test(test_popularity_matches_brute_force),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -420,7 +420,7 @@ static void test_registry_kinds(void **state) {
   assert_int_equal(rec_score_user(gcn, 2, a), MR_OK);
   assert_int_equal(rec_score_user(gems, 2, b), MR_OK);
   /* same seed, same model: gems is the gcn score standardized minus 0.5 popz */
-  const gcn_model *gm = rec_state_of(gems, "gems");
+  const gcn_model *gm = gcn_of(gems);
   assert_non_null(gm);
   assert_int_equal(gcn_score_gems(gm, 2, 0.5f, c), MR_OK);
   assert_memory_equal(b, c, sizeof(b));
@@ -440,14 +440,14 @@ static void test_registry_kinds(void **state) {
   assert_string_equal(rec_kind(l), "gcn");
   /* an empty history falls back to popularity order */
   assert_int_equal(rec_score_history(l, NULL, NULL, 0, c), MR_OK);
-  assert_memory_equal(c, gcn_item_popz(rec_state_of(l, "gcn")), sizeof(c));
+  assert_memory_equal(c, gcn_item_popz(gcn_of(l)), sizeof(c));
   /* a real history scores like gcn_score_vector of the history embedding */
   const int32_t it[2] = {1, 5};
   const float r[2] = {5.0f, 4.0f};
   float x[8];
   assert_int_equal(rec_score_history(l, it, r, 2, c), MR_OK);
-  assert_int_equal(gcn_user_from_history(rec_state_of(l, "gcn"), it, r, 2, x), MR_OK);
-  assert_int_equal(gcn_score_vector(rec_state_of(l, "gcn"), x, a), MR_OK);
+  assert_int_equal(gcn_user_from_history(gcn_of(l), it, r, 2, x), MR_OK);
+  assert_int_equal(gcn_score_vector(gcn_of(l), x, a), MR_OK);
   assert_memory_equal(a, c, sizeof(a));
   /* the candidates-only scorer agrees with both (an empty history: popularity) */
   check_score_items(l, 30, it, r, 2);

@@ -17,6 +17,7 @@
 
 #include "core/mr_error.h"
 #include "data/csr.h"
+#include "eval/split.h"
 #include "models/genre.h"
 #include "models/model.h"
 
@@ -57,8 +58,14 @@ static int fx_setup(void **state) {
   memcpy(f->ratings, fx_ratings, sizeof(fx_ratings));
   assert_int_equal(csr_from_ratings(f->ratings, 9, 4, 6, 0, &f->ui), MR_OK);
   assert_int_equal(csr_transpose(f->ui, &f->iu), MR_OK);
-  f->d = (rec_train_data){
-      .ds = &f->ds, .ratings = f->ratings, .n_ratings = 9, .ui = f->ui, .iu = f->iu};
+  /* reference time = the end of the data for every user (random split); test_as_of_* covers
+   * per-user times */
+  f->d = (rec_train_data){.ds = &f->ds,
+                          .ratings = f->ratings,
+                          .n_ratings = 9,
+                          .ui = f->ui,
+                          .iu = f->iu,
+                          .protocol = SPLIT_RANDOM};
   *state = f;
   return 0;
 }
@@ -237,6 +244,80 @@ static void test_save_load(void **state) {
   unlink(path);
 }
 
+/* Fitted under per-user reference times (user-temporal), a user's scores are those of a model
+ * fitted on nothing but the ratings up to that user's latest one: WR's MovieLens fallback, the
+ * popularity boost and the genre mix never count a later rating. A history scored as of a time
+ * matches the same refit; a loaded model refuses an earlier time. */
+static void test_as_of_matches_refit(void **state) {
+  fixture *f = *state;
+  genre_opts o;
+  genre_model *m = NULL;
+  float a[6], b[6];
+  genre_opts_default(&o);
+  o.pop = 1.5;
+  o.m_quantile = 0.5;
+  rec_train_data d = f->d;
+  d.protocol = SPLIT_USER_TEMPORAL;
+  assert_int_equal(genre_fit(&o, &d, &m), MR_OK);
+  const int32_t hist[2] = {0, 3};
+  const float hr[2] = {5, 2};
+  for (int32_t u = 0; u < 4; u++) {
+    int64_t ref = 0;
+    for (int k = 0; k < 9; k++)
+      if (f->ratings[k].user == u && f->ratings[k].ts > ref)
+        ref = f->ratings[k].ts;
+    mr_rating past[9];
+    size_t n = 0;
+    for (int k = 0; k < 9; k++)
+      if (f->ratings[k].ts <= ref)
+        past[n++] = f->ratings[k];
+    csr *ui = NULL, *iu = NULL;
+    genre_model *oracle = NULL;
+    assert_int_equal(csr_from_ratings(past, n, 4, 6, 0, &ui), MR_OK);
+    assert_int_equal(csr_transpose(ui, &iu), MR_OK);
+    rec_train_data dp = {.ds = &f->ds,
+                         .ratings = past,
+                         .n_ratings = n,
+                         .ui = ui,
+                         .iu = iu,
+                         .protocol = SPLIT_RANDOM};
+    assert_int_equal(genre_fit(&o, &dp, &oracle), MR_OK);
+    assert_int_equal(genre_score_user(m, u, a), MR_OK);
+    assert_int_equal(genre_score_user(oracle, u, b), MR_OK);
+    for (int i = 0; i < 6; i++)
+      assert_float_equal(a[i], b[i], 1e-5 * (1 + fabs(b[i])));
+    assert_int_equal(genre_score_history_at(m, hist, hr, 2, ref, a), MR_OK);
+    assert_int_equal(genre_score_history(oracle, hist, hr, 2, b), MR_OK);
+    for (int i = 0; i < 6; i++)
+      assert_float_equal(a[i], b[i], 1e-5 * (1 + fabs(b[i])));
+    genre_free(oracle);
+    csr_free(ui);
+    csr_free(iu);
+  }
+  /* user 0's time (3) excludes later ratings of m4: its boost is smaller than at the end */
+  assert_int_equal(genre_score_history_at(m, hist, hr, 2, 3, a), MR_OK);
+  assert_int_equal(genre_score_history_at(m, hist, hr, 2, REC_REF_END, b), MR_OK);
+  assert_true(a[4] < b[4]);
+  /* through the registry, and refused once loaded */
+  char path[] = "/tmp/test_genre_asof_XXXXXX", err[256] = "";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  assert_int_equal(genre_save(m, path), MR_OK);
+  rec_model *r = NULL;
+  assert_int_equal(rec_load(path, &r, err, sizeof(err)), MR_OK);
+  assert_int_equal(rec_score_history_at(r, hist, hr, 2, 3, a), MR_EUNSUPPORTED);
+  assert_int_equal(rec_score_history_at(r, hist, hr, 2, REC_REF_END, a), MR_OK);
+  rec_free(r);
+  unlink(path);
+  rec_params p;
+  assert_int_equal(rec_params_parse("pop=1.5,m_quantile=0.5", &p), MR_OK);
+  assert_int_equal(rec_fit("genre", &p, &d, &r), MR_OK);
+  check_score_items(r, 4, hist, hr, 2);
+  rec_free(r);
+  genre_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_weighted_rating_formula),
@@ -245,6 +326,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_explicit_genres_first, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_history_shifts_to_genres, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_save_load, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_as_of_matches_refit, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

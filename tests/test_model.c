@@ -12,6 +12,7 @@
 
 #include "core/mr_error.h"
 #include "data/csr.h"
+#include "eval/split.h"
 #include "models/model.h"
 #include "models/modelfile.h"
 
@@ -73,7 +74,7 @@ static void test_pop_roundtrip(void **state) {
   assert_int_equal(csr_from_ratings(r, 6, 3, 4, 0, &ui), MR_OK);
   assert_int_equal(csr_transpose(ui, &iu), MR_OK);
   rec_params_parse("", &p);
-  rec_train_data d = {.ratings = r, .n_ratings = 6, .ui = ui, .iu = iu};
+  rec_train_data d = {.ratings = r, .n_ratings = 6, .ui = ui, .iu = iu, .protocol = SPLIT_RANDOM};
   assert_int_equal(rec_fit("pop", &p, &d, &m), MR_OK);
   assert_string_equal(rec_kind(m), "pop");
   assert_int_equal(rec_n_items(m), 4);
@@ -86,8 +87,24 @@ static void test_pop_roundtrip(void **state) {
   assert_memory_equal(s1, s2, sizeof(s1));
   assert_int_equal(rec_fit("nosuch", &p, &d, &m2 /* untouched on failure */), MR_ENOTFOUND);
   assert_int_equal(rec_score_history(m, NULL, NULL, -1, s2), MR_EINVAL);
+  /* loaded, it knows only the end-of-data counts */
+  assert_int_equal(rec_score_history_at(m2, NULL, NULL, 0, 3, s2), MR_EUNSUPPORTED);
   rec_free(m);
   rec_free(m2);
+  /* per-user reference times (user-temporal): user 1's latest rating is at t=5, so item 3's
+   * rating at t=6 does not count for them; user 2's (t=6) does. As of t=3: item 0 not yet. */
+  d.protocol = SPLIT_USER_TEMPORAL;
+  assert_int_equal(rec_fit("pop", &p, &d, &m), MR_OK);
+  assert_int_equal(rec_score_user(m, 1, s1), MR_OK);
+  assert_true(s1[0] == 2.0f && s1[1] == 0.0f && s1[2] == 3.0f && s1[3] == 0.0f);
+  assert_int_equal(rec_score_user(m, 2, s1), MR_OK);
+  assert_true(s1[0] == 2.0f && s1[2] == 3.0f && s1[3] == 1.0f);
+  assert_int_equal(rec_score_history_at(m, NULL, NULL, 0, 3, s1), MR_OK);
+  assert_true(s1[0] == 0.0f && s1[2] == 3.0f && s1[3] == 0.0f);
+  assert_int_equal(rec_score_history(m, NULL, NULL, 0, s1), MR_OK);
+  assert_true(s1[0] == 2.0f && s1[3] == 1.0f);
+  assert_int_equal(rec_score_user(m, 3, s1), MR_ERANGE);
+  rec_free(m);
   rec_free(NULL);
   csr_free(ui);
   csr_free(iu);

@@ -369,15 +369,43 @@ static void test_validation(void **state) {
     assert_int_equal(split_make((split_kind)k, d.r, d.n, d.n_users, FRAC, SEED, &s), MR_OK);
     assert_int_equal(
         split_validation((split_kind)k, s->train, s->n_train, d.n_users, FRAC, SEED, &v), MR_OK);
-    assert_partition(s->train, s->n_train, v);
     assert_sorted_uti(v->train, v->n_train);
     assert_sorted_uti(v->test, v->n_test);
-    assert_per_user_counts(s->train, s->n_train, v, d.n_users);
     assert_true(v->n_test > 0);
-    if (k != SPLIT_RANDOM) {
+    if (k == SPLIT_GLOBAL_TEMPORAL) {
+      /* the mirror of a global cut: train's own (1 - FRAC) quantile timestamp; validation keeps
+       * the later ratings of users seen before it, as the test split does */
+      int64_t *ts = malloc((s->n_train + 1) * sizeof(*ts));
+      assert_non_null(ts);
+      for (size_t i = 0; i < s->n_train; i++)
+        ts[i] = s->train[i].ts;
+      qsort(ts, s->n_train, sizeof(*ts), cmp_i64);
+      int64_t cut = ts[(size_t)floor((1.0 - FRAC) * (double)s->n_train)];
+      free(ts);
+      int early[N_USERS] = {0};
+      size_t n_early = 0, n_late_seen = 0;
+      for (size_t i = 0; i < s->n_train; i++)
+        if (s->train[i].ts < cut) {
+          early[s->train[i].user] = 1;
+          n_early++;
+        }
+      for (size_t i = 0; i < s->n_train; i++)
+        n_late_seen += s->train[i].ts >= cut && early[s->train[i].user];
+      for (size_t i = 0; i < v->n_train; i++)
+        assert_true(v->train[i].ts < cut);
+      for (size_t i = 0; i < v->n_test; i++)
+        assert_true(v->test[i].ts >= cut && early[v->test[i].user]);
+      assert_int_equal(v->n_train, n_early);
+      assert_int_equal(v->n_test, n_late_seen);
+      assert_true(n_late_seen < s->n_train - n_early); /* some late users are dropped */
+    } else {
+      assert_partition(s->train, s->n_train, v);
+      assert_per_user_counts(s->train, s->n_train, v, d.n_users);
+    }
+    if (k == SPLIT_USER_TEMPORAL) {
       /* the end of each user's train part */
       assert_temporal_per_user(v);
-    } else {
+    } else if (k == SPLIT_RANDOM) {
       /* deterministic, and not the test split's draw replayed on train */
       assert_int_equal(
           split_validation((split_kind)k, s->train, s->n_train, d.n_users, FRAC, SEED, &v2), MR_OK);

@@ -106,7 +106,12 @@ int cold_run(const mr_dataset *ds, const eval_opts *o, cold_result *results, int
           h_items[n_h] = s->train[i].item;
           h_ratings[n_h++] = s->train[i].rating;
         }
-        if ((rc = rec_score_history(m, h_items, h_ratings, n_h, scores)))
+        /* the user's reference time (model.h): their latest train rating on user-temporal, the
+         * end of the warm data otherwise; nothing later is counted as popular */
+        int64_t ref = o->split == SPLIT_USER_TEMPORAL && u_ptr[u + 1] > u_ptr[u]
+                          ? s->train[u_ptr[u + 1] - 1].ts
+                          : REC_REF_END;
+        if ((rc = rec_score_history_at(m, h_items, h_ratings, n_h, ref, scores)))
           break;
         for (int k = 0; k < n_h; k++)
           exclude[h_items[k]] = 1;

@@ -252,12 +252,13 @@ fail:
 
 int split_validation(split_kind kind, const mr_rating *train, size_t n_train, int32_t n_users,
                      double frac, uint64_t seed, split_result **out) {
-  /* DESIGN.md: for both temporal protocols validation is the end of each user's train part,
-   * i.e. the per-user temporal cut of train (a global cut would skip users with early train). */
+  /* The cut mirrors the test protocol inside train: the end of each user's train part for
+   * user-temporal, a global time cut at train's own (1 - frac) quantile timestamp for
+   * global-temporal (validated on the users seen before it), a random per-user cut for random. */
   switch (kind) {
   case SPLIT_USER_TEMPORAL:
   case SPLIT_GLOBAL_TEMPORAL:
-    return split_make(SPLIT_USER_TEMPORAL, train, n_train, n_users, frac, seed, out);
+    return split_make(kind, train, n_train, n_users, frac, seed, out);
   case SPLIT_RANDOM:
     return split_make(SPLIT_RANDOM, train, n_train, n_users, frac, seed ^ SPLIT_VALIDATION_SEED_MIX,
                       out);

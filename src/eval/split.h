@@ -32,7 +32,9 @@ int split_make(split_kind kind, const mr_rating *ratings, size_t n, int32_t n_us
                uint64_t seed, split_result **out);
 
 /* The validation cut that mirrors a split's test protocol, taken from its train part: the end of
- * each user's train part for both temporal splits, a random per-user cut for the random split. */
+ * each user's train part for user-temporal, a global time cut at the train part's own (1 - frac)
+ * quantile timestamp for global-temporal (its validation ratings kept for users seen before the
+ * cut), a random per-user cut for the random split. */
 int split_validation(split_kind kind, const mr_rating *train, size_t n_train, int32_t n_users,
                      double frac, uint64_t seed, split_result **out);
 

@@ -851,9 +851,10 @@ static int content_reg_score_history(const void *state, const int32_t *items, co
   return content_score_history(state, items, ratings, n, scores);
 }
 static int content_reg_score_items(const void *state, int32_t user, const int32_t *h_items,
-                                   const float *h_ratings, int n_h, const int32_t *items, int n,
-                                   float *out, float *scratch) {
+                                   const float *h_ratings, int n_h, int64_t ref_ts,
+                                   const int32_t *items, int n, float *out, float *scratch) {
   (void)scratch;
+  (void)ref_ts; /* no popularity-derived signal */
   return content_score_items(state, user, h_items, h_ratings, n_h, items, n, out);
 }
 static int content_reg_save(const void *state, const char *path) {

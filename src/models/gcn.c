@@ -401,6 +401,20 @@ const float *gcn_item_inv_sqrt_deg(const gcn_model *m) {
   return m->inv_sqrt_deg;
 }
 
+void gcn_popz_from_counts(int32_t ni, const float *counts, float *popz) {
+  double mean = 0.0, var = 0.0;
+  for (int32_t i = 0; i < ni; i++) {
+    popz[i] = (float)log1p(counts[i]);
+    mean += popz[i];
+  }
+  mean /= ni > 0 ? ni : 1;
+  for (int32_t i = 0; i < ni; i++)
+    var += (popz[i] - mean) * (popz[i] - mean);
+  double sd = ni > 0 ? sqrt(var / ni) : 0.0;
+  for (int32_t i = 0; i < ni; i++)
+    popz[i] = sd > 0 ? (float)((popz[i] - mean) / sd) : 0.0f;
+}
+
 /* Standardized log(1 + count) over all train ratings (not only edges): popularity as users
  * see it. */
 static void gcn_fill_popz(gcn_model *m, const csr *ui) {
@@ -409,17 +423,7 @@ static void gcn_fill_popz(gcn_model *m, const csr *ui) {
     m->popz[i] = 0.0f;
   for (int64_t k = 0; k < ui->nnz; k++)
     m->popz[ui->indices[k]] += 1.0f;
-  double mean = 0.0, var = 0.0;
-  for (int32_t i = 0; i < ni; i++) {
-    m->popz[i] = (float)log1p(m->popz[i]);
-    mean += m->popz[i];
-  }
-  mean /= ni > 0 ? ni : 1;
-  for (int32_t i = 0; i < ni; i++)
-    var += (m->popz[i] - mean) * (m->popz[i] - mean);
-  double sd = ni > 0 ? sqrt(var / ni) : 0.0;
-  for (int32_t i = 0; i < ni; i++)
-    m->popz[i] = sd > 0 ? (float)((m->popz[i] - mean) / sd) : 0.0f;
+  gcn_popz_from_counts(ni, m->popz, m->popz);
 }
 
 /* Whether user u rated item i (binary search in its sorted csr row). */
@@ -668,8 +672,7 @@ int gcn_user_from_history(const gcn_model *m, const int32_t *items, const float 
   return MR_OK;
 }
 
-void gcn_gems_adjust(const gcn_model *m, float beta, float *scores) {
-  int32_t ni = m->n_items;
+void gcn_gems_adjust_with(int32_t ni, const float *popz, float beta, float *scores) {
   double mean = 0.0, var = 0.0;
   for (int32_t i = 0; i < ni; i++)
     mean += scores[i];
@@ -679,7 +682,11 @@ void gcn_gems_adjust(const gcn_model *m, float beta, float *scores) {
   double sd = sqrt(var / ni);
   double inv = sd > 0 ? 1.0 / sd : 0.0;
   for (int32_t i = 0; i < ni; i++)
-    scores[i] = (float)((scores[i] - mean) * inv) - beta * m->popz[i];
+    scores[i] = (float)((scores[i] - mean) * inv) - beta * popz[i];
+}
+
+void gcn_gems_adjust(const gcn_model *m, float beta, float *scores) {
+  gcn_gems_adjust_with(m->n_items, m->popz, beta, scores);
 }
 
 int gcn_score_gems(const gcn_model *m, int32_t user, float beta, float *scores) {

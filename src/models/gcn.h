@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "data/csr.h"
+#include "models/model.h"
 
 typedef struct gcn_opts {
   int dim;          /* embedding dimension d (default 64) */
@@ -82,6 +83,14 @@ int gcn_score_items(const gcn_model *m, int32_t user, const int32_t *h_items,
 int gcn_score_gems(const gcn_model *m, int32_t user, float beta, float *scores);
 /* The same from raw scores in place (e.g. the output of gcn_score_vector). */
 void gcn_gems_adjust(const gcn_model *m, float beta, float *scores);
+/* The same with another popularity vector (popz of the counts as of some time). */
+void gcn_gems_adjust_with(int32_t n_items, const float *popz, float beta, float *scores);
+/* popz[n_items]: standardized log(1 + counts[i]) over the items (0 when all are equal). */
+void gcn_popz_from_counts(int32_t n_items, const float *counts, float *popz);
+
+/* The LightGCN model behind a registry model of kind "gcn" or "gems" (NULL for other kinds);
+ * borrowed from m. */
+const gcn_model *gcn_of(const rec_model *m);
 
 /* Saves final embeddings, popularity and parameters under model kind `kind` ("gcn" or
  * "gems": the registry keeps one file format for both). */

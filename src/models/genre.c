@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/mr_error.h"
+#include "data/asof.h"
 #include "models/model_ops.h"
 #include "models/modelfile.h"
 
@@ -23,7 +24,22 @@ struct genre_model {
   float *prior;         /* n_genres: P(g) */
   float *user_lift;     /* n_users x n_genres: L_u(g), 1 for users without ratings */
   double m_imdb, m_ml, C;
+  /* Fitted under per-user reference times (model.h): WR, boost and P(g) are recomputed from the
+   * counts as of each user's time, so the model also keeps what they are made of. A loaded
+   * model has none of these and scores as of the end of its data. */
+  asof_index *asof;
+  int64_t *ref;     /* n_users: each user's reference time */
+  float *imdb_wr;   /* n_items: IMDb WR, NaN for movies without IMDb votes */
+  float *user_acc;  /* n_users x n_genres: the rating-weighted genre mass of the user's history */
+  float *user_wsum; /* n_users: its total weight */
+  int any_imdb;
 };
+
+/* Per-call arrays of an as-of scoring (n_items each). */
+typedef struct genre_work {
+  float *count, *quality;
+  double *sum, *tmp;
+} genre_work;
 
 void genre_opts_default(genre_opts *o) {
   o->m_quantile = 0.8;
@@ -75,9 +91,10 @@ static int genre_has_imdb(const mr_movie *mv) {
   return mv->has_imdb && mv->imdb_votes > 0 && mv->imdb_rating > 0;
 }
 
-int genre_compute_quality(const mr_dataset *ds, const double *count, const double *sum,
-                          double m_quantile, float *quality, double *m_imdb, double *m_ml,
-                          double *C) {
+/* IMDb WR of every movie (NaN without usable IMDb votes), with m = the m_quantile quantile of
+ * the votes and C = the mean IMDb rating; *any = 0 when no movie has IMDb votes. */
+static int genre_imdb_wr(const mr_dataset *ds, double m_quantile, float *wr, double *m_imdb,
+                         double *C, int *any) {
   int32_t n = ds->n_movies;
   double *tmp = malloc(((size_t)n + 1) * sizeof(double));
   if (!tmp)
@@ -89,11 +106,29 @@ int genre_compute_quality(const mr_dataset *ds, const double *count, const doubl
       tmp[k++] = ds->movies[i].imdb_votes;
       rsum += ds->movies[i].imdb_rating;
     }
-  /* Without any IMDb row the prior mean comes from MovieLens ratings on the same 1-10 scale. */
-  double c, mi = genre_quantile(tmp, k, m_quantile);
-  if (k) {
-    c = rsum / (double)k;
-  } else {
+  double mi = genre_quantile(tmp, k, m_quantile), c = k ? rsum / (double)k : 0.0;
+  free(tmp);
+  for (int32_t i = 0; i < n; i++) {
+    const mr_movie *mv = &ds->movies[i];
+    wr[i] = genre_has_imdb(mv)
+                ? (float)genre_weighted_rating(mv->imdb_votes, mv->imdb_rating, mi, c)
+                : NAN;
+  }
+  *m_imdb = mi;
+  *C = c;
+  *any = k > 0;
+  return MR_OK;
+}
+
+/* WR of every movie from the IMDb WR and the MovieLens counts and rating sums per movie (train
+ * ratings up to some time): a movie without IMDb votes falls back to its MovieLens count and
+ * mean, shrunk by m' (the m_quantile quantile of the counts) toward C. Without any IMDb row
+ * the prior mean C comes from MovieLens ratings on the same 1-10 scale. tmp: n doubles. */
+static void genre_quality_from(const genre_model *m, const float *count, const double *sum,
+                               float *quality, double *tmp, double *m_ml, double *C) {
+  int32_t n = m->n_items;
+  double c = m->C;
+  if (!m->any_imdb) {
     double cs = 0, cc = 0;
     for (int32_t i = 0; i < n; i++) {
       cs += sum[i];
@@ -105,23 +140,21 @@ int genre_compute_quality(const mr_dataset *ds, const double *count, const doubl
   for (int32_t i = 0; i < n; i++)
     if (count[i] > 0)
       tmp[kc++] = count[i];
-  double mm = genre_quantile(tmp, kc, m_quantile);
-  free(tmp);
+  double mm = genre_quantile(tmp, kc, m->o.m_quantile);
   for (int32_t i = 0; i < n; i++) {
-    const mr_movie *mv = &ds->movies[i];
     double wr;
-    if (genre_has_imdb(mv))
-      wr = genre_weighted_rating(mv->imdb_votes, mv->imdb_rating, mi, c);
+    if (m->imdb_wr[i] == m->imdb_wr[i])
+      wr = m->imdb_wr[i];
     else if (count[i] > 0)
       wr = genre_weighted_rating(count[i], 1.0 + (sum[i] / count[i] - 1.0) * 9.0 / 4.0, mm, c);
     else
       wr = c;
     quality[i] = (float)wr;
   }
-  *m_imdb = mi;
-  *m_ml = mm;
-  *C = c;
-  return MR_OK;
+  if (m_ml)
+    *m_ml = mm;
+  if (C)
+    *C = c;
 }
 
 static int genre_popcount(uint32_t x) {
@@ -151,6 +184,11 @@ static int genre_alloc(int32_t n_items, int32_t n_users, int n_genres, genre_mod
 void genre_free(genre_model *m) {
   if (!m)
     return;
+  asof_free(m->asof);
+  free(m->ref);
+  free(m->imdb_wr);
+  free(m->user_acc);
+  free(m->user_wsum);
   free(m->quality);
   free(m->boost);
   free(m->item_genres);
@@ -159,14 +197,15 @@ void genre_free(genre_model *m) {
   free(m);
 }
 
-/* Lift L(g) = p(g) / P(g) of one history; w_sum == 0 (no usable history) gives 1 everywhere.
- * acc is a n_genres workspace. */
-static void genre_history_lift(const genre_model *m, const int32_t *items, const float *ratings,
-                               int n, double *acc, float *lift) {
+/* The rating-weighted genre mass acc[g] of one history and its total weight *wsum: each rating
+ * r weighs 1 + slope * (r - the history's mean) (dropped when <= 0), spread over its genres. */
+static void genre_history_acc(const genre_model *m, const int32_t *items, const float *ratings,
+                              int n, double *acc, double *wsum) {
   int G = m->n_genres;
-  double mean = 0, wsum = 0;
+  double mean = 0;
   for (int g = 0; g < G; g++)
     acc[g] = 0;
+  *wsum = 0;
   int used = 0;
   for (int j = 0; j < n; j++)
     if (items[j] >= 0 && items[j] < m->n_items) {
@@ -182,29 +221,123 @@ static void genre_history_lift(const genre_model *m, const int32_t *items, const
     double w = 1.0 + m->o.slope * (ratings[j] - mean);
     if (w <= 0 || !k)
       continue;
-    wsum += w;
+    *wsum += w;
     for (int g = 0; g < G; g++)
       if (gm >> g & 1u)
         acc[g] += w / k;
   }
-  for (int g = 0; g < G; g++) {
-    double P = m->prior[g];
+}
+
+/* Lift L(g) = p(g) / P(g) from a history's genre mass; wsum == 0 (no usable history) gives 1
+ * everywhere. */
+static void genre_lift_from(const genre_model *m, const double *acc, double wsum,
+                            const float *prior, float *lift) {
+  for (int g = 0; g < m->n_genres; g++) {
+    double P = prior[g];
     double p = (acc[g] + m->o.smooth * P) / (wsum + m->o.smooth);
     lift[g] = (float)(p / P);
   }
 }
 
-/* score = WR * (1 + count)^pop * A^beta, A = mean lift over the movie's genres. */
-static float genre_item_score(const genre_model *m, const float *lift, int32_t i) {
+static void genre_history_lift(const genre_model *m, const int32_t *items, const float *ratings,
+                               int n, double *acc, float *lift) {
+  double wsum;
+  genre_history_acc(m, items, ratings, n, acc, &wsum);
+  genre_lift_from(m, acc, wsum, m->prior, lift);
+}
+
+/* P(g): the genre mix of the rated movies given per-movie counts; Laplace +1 keeps every
+ * P(g) > 0 for the lift. acc: n_genres doubles. */
+static void genre_prior_from(const genre_model *m, const float *count, double *acc, float *prior) {
+  int G = m->n_genres;
+  double total = 0;
+  for (int g = 0; g < G; g++)
+    acc[g] = 0;
+  for (int32_t i = 0; i < m->n_items; i++) {
+    uint32_t gm = (uint32_t)m->item_genres[i];
+    int k = genre_popcount(gm);
+    if (!k)
+      continue;
+    for (int g = 0; g < G; g++)
+      if (gm >> g & 1u)
+        acc[g] += count[i] / k;
+    total += count[i];
+  }
+  for (int g = 0; g < G; g++)
+    prior[g] = (float)((acc[g] + 1.0) / (total + G));
+}
+
+/* A movie's mean lift over its genres raised to beta (1 without genres). */
+static double genre_affinity(const genre_model *m, const float *lift, int32_t i) {
   uint32_t gm = (uint32_t)m->item_genres[i] & (m->n_genres < 32 ? (1u << m->n_genres) - 1 : ~0u);
   double a = 0;
   int k = 0;
   for (; gm; gm &= gm - 1, k++)
     a += lift[__builtin_ctz(gm)];
   a = k ? a / k : 1.0;
-  /* beta is 1 in every configuration we ship: skip pow's cost there */
-  double lift_a = m->o.beta == 1.0 ? a : pow(a, m->o.beta);
-  return (float)(m->quality[i] * m->boost[i] * lift_a);
+  /* beta is 1 in most configurations: skip pow's cost there */
+  return m->o.beta == 1.0 ? a : pow(a, m->o.beta);
+}
+
+/* score = WR * (1 + count)^pop * A^beta, A = mean lift over the movie's genres. */
+static float genre_item_score(const genre_model *m, const float *lift, int32_t i) {
+  return (float)(m->quality[i] * m->boost[i] * genre_affinity(m, lift, i));
+}
+
+static void genre_work_free(genre_work *w) {
+  free(w->count);
+  free(w->quality);
+  free(w->sum);
+  free(w->tmp);
+}
+
+static int genre_work_alloc(const genre_model *m, genre_work *w) {
+  size_t n = (size_t)m->n_items + 1;
+  w->count = malloc(n * sizeof(float));
+  w->quality = malloc(n * sizeof(float));
+  w->sum = malloc(n * sizeof(double));
+  w->tmp = malloc(n * sizeof(double));
+  if (!w->count || !w->quality || !w->sum || !w->tmp) {
+    genre_work_free(w);
+    return MR_ENOMEM;
+  }
+  return MR_OK;
+}
+
+/* Whether scoring at ref_ts needs the as-of path (an earlier time than the end of the data). */
+static int genre_needs_asof(const genre_model *m, int64_t ref_ts) {
+  return m->asof && ref_ts < asof_end(m->asof);
+}
+
+/* Scores as of ref_ts from a genre mass (acc, wsum): every movie into scores (items == NULL) or
+ * items[0..n) into scores[0..n). WR, the boost and P(g) from the counts at ref_ts. */
+static int genre_score_asof(const genre_model *m, int64_t ref_ts, const double *acc, double wsum,
+                            const int32_t *items, int n, float *scores) {
+  genre_work w;
+  float prior[GENRE_MAX], lift[GENRE_MAX];
+  double gacc[GENRE_MAX];
+  int rc = genre_work_alloc(m, &w);
+  if (rc)
+    return rc;
+  asof_count_all(m->asof, ref_ts, w.count, w.sum);
+  genre_quality_from(m, w.count, w.sum, w.quality, w.tmp, NULL, NULL);
+  genre_prior_from(m, w.count, gacc, prior);
+  genre_lift_from(m, acc, wsum, prior, lift);
+  int32_t total = items ? n : m->n_items;
+  for (int32_t c = 0; c < total; c++) {
+    int32_t i = items ? items[c] : c;
+    double boost = m->o.pop == 0 ? 1.0 : pow(1.0 + w.count[i], m->o.pop);
+    scores[c] = (float)(w.quality[i] * boost * genre_affinity(m, lift, i));
+  }
+  genre_work_free(&w);
+  return MR_OK;
+}
+
+/* A training user's genre mass, as doubles. */
+static void genre_user_acc(const genre_model *m, int32_t user, double *acc, double *wsum) {
+  for (int g = 0; g < m->n_genres; g++)
+    acc[g] = m->user_acc[(size_t)user * m->n_genres + g];
+  *wsum = m->user_wsum[user];
 }
 
 static void genre_score_lift(const genre_model *m, const float *lift, float *scores) {
@@ -215,7 +348,8 @@ static void genre_score_lift(const genre_model *m, const float *lift, float *sco
 int genre_fit(const genre_opts *o, const rec_train_data *d, genre_model **out) {
   const mr_dataset *ds = d->ds;
   genre_model *m = NULL;
-  double *count = NULL, *sum = NULL, *acc = NULL;
+  float *count = NULL;
+  double *sum = NULL, *tmp = NULL, acc[GENRE_MAX];
   int rc;
   if (!o || !genre_opts_valid(o) || !ds || !d->ui || !d->iu || d->iu->n_rows != ds->n_movies ||
       d->ui->n_cols != ds->n_movies)
@@ -231,13 +365,15 @@ int genre_fit(const genre_opts *o, const rec_train_data *d, genre_model **out) {
   if ((rc = genre_alloc(ds->n_movies, d->ui->n_rows, G, &m)))
     return rc;
   m->o = *o;
-  count = calloc((size_t)m->n_items + 1, sizeof(double));
+  rc = MR_ENOMEM;
+  count = calloc((size_t)m->n_items + 1, sizeof(float));
   sum = calloc((size_t)m->n_items + 1, sizeof(double));
-  acc = calloc((size_t)G, sizeof(double));
-  if (!count || !sum || !acc) {
-    rc = MR_ENOMEM;
+  tmp = calloc((size_t)m->n_items + 1, sizeof(double));
+  m->imdb_wr = malloc(((size_t)m->n_items + 1) * sizeof(float));
+  m->user_acc = calloc((size_t)m->n_users * (size_t)G + 1, sizeof(float));
+  m->user_wsum = calloc((size_t)m->n_users + 1, sizeof(float));
+  if (!count || !sum || !tmp || !m->imdb_wr || !m->user_acc || !m->user_wsum)
     goto fail;
-  }
   for (int32_t i = 0; i < m->n_items; i++) {
     m->item_genres[i] = (int32_t)ds->movies[i].genres;
     for (int64_t j = d->iu->indptr[i]; j < d->iu->indptr[i + 1]; j++) {
@@ -245,56 +381,40 @@ int genre_fit(const genre_opts *o, const rec_train_data *d, genre_model **out) {
       sum[i] += d->iu->values[j];
     }
   }
-  if ((rc = genre_compute_quality(ds, count, sum, o->m_quantile, m->quality, &m->m_imdb, &m->m_ml,
-                                  &m->C)))
+  if ((rc = genre_imdb_wr(ds, o->m_quantile, m->imdb_wr, &m->m_imdb, &m->C, &m->any_imdb)))
     goto fail;
+  genre_quality_from(m, count, sum, m->quality, tmp, &m->m_ml, &m->C);
   for (int32_t i = 0; i < m->n_items; i++)
     m->boost[i] = (float)pow(1.0 + count[i], o->pop);
-  /* Global genre mix over train ratings; Laplace +1 keeps every P(g) > 0 for the lift. */
-  double total = 0;
-  for (int32_t i = 0; i < m->n_items; i++) {
-    uint32_t gm = (uint32_t)m->item_genres[i];
-    int k = genre_popcount(gm);
-    if (!k)
-      continue;
+  genre_prior_from(m, count, acc, m->prior);
+  /* each user's genre mass (kept for as-of scoring) and lift under the end-of-data prior */
+  for (int32_t u = 0; u < m->n_users; u++) {
+    double wsum, uacc[GENRE_MAX];
+    int64_t b = d->ui->indptr[u], e = d->ui->indptr[u + 1];
+    genre_history_acc(m, d->ui->indices + b, d->ui->values + b, (int)(e - b), uacc, &wsum);
     for (int g = 0; g < G; g++)
-      if (gm >> g & 1u)
-        acc[g] += count[i] / k;
-    total += count[i];
+      m->user_acc[(size_t)u * G + g] = (float)uacc[g];
+    m->user_wsum[u] = (float)wsum;
+    genre_lift_from(m, uacc, wsum, m->prior, m->user_lift + (size_t)u * G);
   }
-  for (int g = 0; g < G; g++)
-    m->prior[g] = (float)((acc[g] + 1.0) / (total + G));
-#pragma omp parallel
-  {
-    double *work = malloc((size_t)G * sizeof(double));
-#pragma omp for schedule(static)
-    for (int32_t u = 0; u < m->n_users; u++) {
-      float *lift = m->user_lift + (size_t)u * G;
-      if (!work) {
-        for (int g = 0; g < G; g++)
-          lift[g] = 1.0f;
-        continue;
-      }
-      int64_t b = d->ui->indptr[u], e = d->ui->indptr[u + 1];
-      genre_history_lift(m, d->ui->indices + b, d->ui->values + b, (int)(e - b), work, lift);
-    }
-    if (!work) {
-#pragma omp atomic write
+  if (rec_ref_per_user(d)) {
+    if (!(m->ref = malloc(((size_t)m->n_users + 1) * sizeof(int64_t)))) {
       rc = MR_ENOMEM;
+      goto fail;
     }
-    free(work);
+    if ((rc = asof_create(d->ratings, d->n_ratings, m->n_items, &m->asof)) ||
+        (rc = asof_user_ref(d->ratings, d->n_ratings, m->n_users, 1, m->ref)))
+      goto fail;
   }
-  if (rc)
-    goto fail;
   free(count);
   free(sum);
-  free(acc);
+  free(tmp);
   *out = m;
   return MR_OK;
 fail:
   free(count);
   free(sum);
-  free(acc);
+  free(tmp);
   genre_free(m);
   return rc;
 }
@@ -312,42 +432,68 @@ const float *genre_quality(const genre_model *m) {
 int genre_score_user(const genre_model *m, int32_t user, float *scores) {
   if (user < 0 || user >= m->n_users)
     return MR_ERANGE;
+  if (m->ref && genre_needs_asof(m, m->ref[user])) {
+    double acc[GENRE_MAX], wsum;
+    genre_user_acc(m, user, acc, &wsum);
+    return genre_score_asof(m, m->ref[user], acc, wsum, NULL, 0, scores);
+  }
   genre_score_lift(m, m->user_lift + (size_t)user * m->n_genres, scores);
   return MR_OK;
 }
 
-int genre_score_history(const genre_model *m, const int32_t *items, const float *ratings, int n,
-                        float *scores) {
-  double acc[GENRE_MAX];
+int genre_score_history_at(const genre_model *m, const int32_t *items, const float *ratings, int n,
+                           int64_t ref_ts, float *scores) {
+  double acc[GENRE_MAX], wsum;
   float lift[GENRE_MAX];
   if (n < 0 || (n > 0 && (!items || !ratings)))
     return MR_EINVAL;
+  if (genre_needs_asof(m, ref_ts)) {
+    genre_history_acc(m, items, ratings, n, acc, &wsum);
+    return genre_score_asof(m, ref_ts, acc, wsum, NULL, 0, scores);
+  }
+  if (!m->asof && ref_ts != REC_REF_END)
+    return MR_EUNSUPPORTED; /* a loaded model keeps only the end-of-data counts */
   genre_history_lift(m, items, ratings, n, acc, lift);
   genre_score_lift(m, lift, scores);
   return MR_OK;
 }
 
+int genre_score_history(const genre_model *m, const int32_t *items, const float *ratings, int n,
+                        float *scores) {
+  return genre_score_history_at(m, items, ratings, n, REC_REF_END, scores);
+}
+
 int genre_score_items(const genre_model *m, int32_t user, const int32_t *hist, const float *ratings,
-                      int n_h, const int32_t *items, int n, float *out) {
-  double acc[GENRE_MAX];
+                      int n_h, int64_t ref_ts, const int32_t *items, int n, float *out) {
+  double acc[GENRE_MAX], wsum;
   float own[GENRE_MAX];
   const float *lift = own;
   if (n < 0 || (n > 0 && (!items || !out)))
     return MR_EINVAL;
+  for (int c = 0; c < n; c++)
+    if (items[c] < 0 || items[c] >= m->n_items)
+      return MR_ERANGE;
   if (user >= 0) {
     if (user >= m->n_users)
       return MR_ERANGE;
+    if (m->ref && genre_needs_asof(m, m->ref[user])) {
+      genre_user_acc(m, user, acc, &wsum);
+      return genre_score_asof(m, m->ref[user], acc, wsum, items, n, out);
+    }
     lift = m->user_lift + (size_t)user * m->n_genres;
   } else {
     if (n_h < 0 || (n_h > 0 && (!hist || !ratings)))
       return MR_EINVAL;
+    if (genre_needs_asof(m, ref_ts)) {
+      genre_history_acc(m, hist, ratings, n_h, acc, &wsum);
+      return genre_score_asof(m, ref_ts, acc, wsum, items, n, out);
+    }
+    if (!m->asof && ref_ts != REC_REF_END)
+      return MR_EUNSUPPORTED;
     genre_history_lift(m, hist, ratings, n_h, acc, own);
   }
-  for (int c = 0; c < n; c++) {
-    if (items[c] < 0 || items[c] >= m->n_items)
-      return MR_ERANGE;
+  for (int c = 0; c < n; c++)
     out[c] = genre_item_score(m, lift, items[c]);
-  }
   return MR_OK;
 }
 
@@ -446,6 +592,10 @@ static int genre_reg_score_history(const void *state, const int32_t *items, cons
                                    int n, float *scores) {
   return genre_score_history(state, items, ratings, n, scores);
 }
+static int genre_reg_score_history_at(const void *state, const int32_t *items, const float *ratings,
+                                      int n, int64_t ref_ts, float *scores) {
+  return genre_score_history_at(state, items, ratings, n, ref_ts, scores);
+}
 static int genre_reg_save(const void *state, const char *path) {
   return genre_save(state, path);
 }
@@ -465,10 +615,10 @@ static void genre_reg_free(void *state) {
 }
 
 static int genre_reg_score_items(const void *state, int32_t user, const int32_t *hist,
-                                 const float *ratings, int n_h, const int32_t *items, int n,
-                                 float *out, float *scratch) {
+                                 const float *ratings, int n_h, int64_t ref_ts,
+                                 const int32_t *items, int n, float *out, float *scratch) {
   (void)scratch;
-  return genre_score_items(state, user, hist, ratings, n_h, items, n, out);
+  return genre_score_items(state, user, hist, ratings, n_h, ref_ts, items, n, out);
 }
 
 const rec_ops rec_genre_ops = {
@@ -476,6 +626,7 @@ const rec_ops rec_genre_ops = {
     .fit = genre_reg_fit,
     .score_user = genre_reg_score_user,
     .score_history = genre_reg_score_history,
+    .score_history_at = genre_reg_score_history_at,
     .save = genre_reg_save,
     .load = genre_reg_load,
     .n_items = genre_reg_n_items,

@@ -16,7 +16,8 @@
  *
  *   score(u, i) = WR_i * (1 + n_i)^pop * A_u(i)^beta
  *
- * n_i = the movie's train rating count: WR says "good", IMDb votes are a weak stand-in for what
+ * n_i = the movie's train rating count as of the user's reference time (model.h; so are the
+ * MovieLens fallback of WR and P(g)): WR says "good", IMDb votes are a weak stand-in for what
  * MovieLens users actually watch, so pop > 0 adds "popular here" (tuned on validation; pop = 0
  * is the plain WR of DESIGN.md). beta = 0 or no history gives the quality alone. Parameters:
  * m_quantile (0.8), smooth (20), beta (1), slope (0.5), pop (2). */
@@ -57,10 +58,15 @@ int genre_score_user(const genre_model *m, int32_t user, float *scores);
 /* scores[n_items] from a rating history (items/ratings of length n, n may be 0 = WR alone). */
 int genre_score_history(const genre_model *m, const int32_t *items, const float *ratings, int n,
                         float *scores);
-/* Scores of items[0..n) only, equal to genre_score_user (user >= 0) or genre_score_history
- * (user < 0, the history hist/ratings/n_h) at those items. */
+/* The same as of reference time ref_ts (model.h: WR, boost and genre mix from the ratings up to
+ * ref_ts; REC_REF_END = the end of the fit data). A loaded model refuses an earlier time
+ * (MR_EUNSUPPORTED). */
+int genre_score_history_at(const genre_model *m, const int32_t *items, const float *ratings, int n,
+                           int64_t ref_ts, float *scores);
+/* Scores of items[0..n) only, equal to genre_score_user (user >= 0) or genre_score_history_at
+ * (user < 0, the history hist/ratings/n_h as of ref_ts) at those items. */
 int genre_score_items(const genre_model *m, int32_t user, const int32_t *hist, const float *ratings,
-                      int n_h, const int32_t *items, int n, float *out);
+                      int n_h, int64_t ref_ts, const int32_t *items, int n, float *out);
 /* Explicit genre choice for a user without ratings (bit g of genre_mask = genre g, u.genre
  * order): movies with at least one chosen genre come first, each group ordered by WR:
  * score = WR + 10 * [movie has a chosen genre] (no popularity boost: the cold-start
@@ -78,10 +84,5 @@ double genre_weighted_rating(double v, double R, double m, double C);
 /* Quantile q in [0,1] of x[0..n) by linear interpolation between order statistics at q*(n-1);
  * sorts x in place. 0 for n == 0. */
 double genre_quantile(double *x, size_t n, double q);
-/* WR of every movie of ds (quality[ds->n_movies]) given train counts and rating sums per movie
- * (count[i], sum[i]); also returns m (IMDb), m' (MovieLens) and C. */
-int genre_compute_quality(const mr_dataset *ds, const double *count, const double *sum,
-                          double m_quantile, float *quality, double *m_imdb, double *m_ml,
-                          double *C);
 
 #endif

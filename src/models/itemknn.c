@@ -494,8 +494,9 @@ static void itemknn_reg_free(void *state) {
 
 /* designated initializers: optional fields added to rec_ops later stay NULL */
 static int knn_reg_score_items(const void *state, int32_t user, const int32_t *hist,
-                               const float *ratings, int n_h, const int32_t *items, int n,
-                               float *out, float *scratch) {
+                               const float *ratings, int n_h, int64_t ref_ts, const int32_t *items,
+                               int n, float *out, float *scratch) {
+  (void)ref_ts; /* no popularity-derived signal */
   return itemknn_score_items(state, user, hist, ratings, n_h, items, n, out, scratch);
 }
 

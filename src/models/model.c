@@ -8,6 +8,7 @@
 
 #include "core/mr_error.h"
 #include "core/mr_sort.h"
+#include "eval/split.h"
 #include "models/model_ops.h"
 #include "models/modelfile.h"
 #include <stdarg.h>
@@ -228,9 +229,22 @@ int rec_score_history(const rec_model *m, const int32_t *items, const float *rat
   return m->ops->score_history(m->state, items, ratings, n, scores);
 }
 
+int rec_score_history_at(const rec_model *m, const int32_t *items, const float *ratings, int n,
+                         int64_t ref_ts, float *scores) {
+  if (n < 0 || (n > 0 && (!items || !ratings)))
+    return MR_EINVAL;
+  if (m->ops->score_history_at)
+    return m->ops->score_history_at(m->state, items, ratings, n, ref_ts, scores);
+  return m->ops->score_history(m->state, items, ratings, n, scores);
+}
+
+int rec_ref_per_user(const rec_train_data *d) {
+  return d && d->protocol == SPLIT_USER_TEMPORAL;
+}
+
 int rec_score_items(const rec_model *m, int32_t user, const int32_t *h_items,
-                    const float *h_ratings, int n_h, const int32_t *items, int n, float *out,
-                    float *scratch) {
+                    const float *h_ratings, int n_h, int64_t ref_ts, const int32_t *items, int n,
+                    float *out, float *scratch) {
   int32_t ni = m->ops->n_items(m->state);
   if (n < 0 || (n > 0 && (!items || !out)) || n_h < 0 || (user < 0 && n_h > 0 && !h_items))
     return MR_EINVAL;
@@ -240,9 +254,10 @@ int rec_score_items(const rec_model *m, int32_t user, const int32_t *h_items,
   if (!scratch)
     return MR_EINVAL;
   if (m->ops->score_items)
-    return m->ops->score_items(m->state, user, h_items, h_ratings, n_h, items, n, out, scratch);
+    return m->ops->score_items(m->state, user, h_items, h_ratings, n_h, ref_ts, items, n, out,
+                               scratch);
   int rc = user >= 0 ? rec_score_user(m, user, scratch)
-                     : rec_score_history(m, h_items, h_ratings, n_h, scratch);
+                     : rec_score_history_at(m, h_items, h_ratings, n_h, ref_ts, scratch);
   if (rc)
     return rc;
   for (int k = 0; k < n; k++)

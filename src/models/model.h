@@ -24,6 +24,16 @@ typedef struct rec_train_data {
   int protocol;     /* split_kind in force; models that cut their own validation set mirror it */
 } rec_train_data;
 
+/* Reference time ("now") of a scored user: every popularity-derived signal (pop, the genre boost,
+ * the gems penalty, the ranker's popularity features) counts only ratings at or before it, so a
+ * user never sees what became popular later. Models fitted under the user-temporal protocol use
+ * each user's latest rating in the fit data (rec_ref_per_user); every other protocol, and a
+ * loaded model, uses the end of the fit data for everyone. REC_REF_END names that end. */
+#define REC_REF_END INT64_MAX
+
+/* 1 when models fitted on d take per-user reference times (user-temporal), else 0. */
+int rec_ref_per_user(const rec_train_data *d);
+
 /* Named numeric hyper-parameters, parsed from "factors=64,alpha=2". */
 #define REC_PARAMS_MAX 16
 typedef struct rec_params {
@@ -51,17 +61,22 @@ int32_t rec_n_items(const rec_model *m);
 /* Scores every item for a training user (dense index); scores has n_items floats. */
 int rec_score_user(const rec_model *m, int32_t user, float *scores);
 /* Scores every item for a user given only a rating history (new users, real-time updates).
- * n may be 0. */
+ * n may be 0. As of the end of the fit data (REC_REF_END). */
 int rec_score_history(const rec_model *m, const int32_t *items, const float *ratings, int n,
                       float *scores);
+/* The same as of reference time ref_ts (REC_REF_END: the end of the fit data). Kinds without
+ * popularity-derived signals ignore ref_ts; a kind that has them and was loaded from a file (it
+ * keeps only end-of-data counts) refuses an earlier time with MR_EUNSUPPORTED. */
+int rec_score_history_at(const rec_model *m, const int32_t *items, const float *ratings, int n,
+                         int64_t ref_ts, float *scores);
 
-/* Scores of items[0..n) only, as rec_score_user (user >= 0) or rec_score_history (user < 0:
- * h_items/h_ratings/n_h) would give them at those items: kinds that can score a few items
- * cheaply do so; the others score every item into scratch (n_items floats, the caller's) and
- * pick. For features of a few candidates. */
+/* Scores of items[0..n) only, as rec_score_user (user >= 0) or rec_score_history_at (user < 0:
+ * h_items/h_ratings/n_h as of ref_ts) would give them at those items: kinds that can score a
+ * few items cheaply do so; the others score every item into scratch (n_items floats, the
+ * caller's) and pick. For features of a few candidates. */
 int rec_score_items(const rec_model *m, int32_t user, const int32_t *h_items,
-                    const float *h_ratings, int n_h, const int32_t *items, int n, float *out,
-                    float *scratch);
+                    const float *h_ratings, int n_h, int64_t ref_ts, const int32_t *items, int n,
+                    float *out, float *scratch);
 
 /* Saves to path / loads from path (the kind is read from the file). */
 int rec_save(const rec_model *m, const char *path);

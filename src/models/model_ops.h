@@ -16,11 +16,15 @@ typedef struct rec_ops {
   void (*free)(void *state);
   /* optional (NULL when the kind has none) */
   int (*item_embeddings)(const void *state, const float **emb, int *dim);
-  /* scores of items[0..n) only (user >= 0: a training user, else the history h_*), equal to
-   * the full scorers' values at those items; scratch has n_items floats */
+  /* scores of items[0..n) only (user >= 0: a training user, else the history h_* as of ref_ts),
+   * equal to the full scorers' values at those items; scratch has n_items floats */
   int (*score_items)(const void *state, int32_t user, const int32_t *h_items,
-                     const float *h_ratings, int n_h, const int32_t *items, int n, float *out,
-                     float *scratch);
+                     const float *h_ratings, int n_h, int64_t ref_ts, const int32_t *items, int n,
+                     float *out, float *scratch);
+  /* score_history as of reference time ref_ts (kinds with popularity-derived signals; the
+   * others ignore time and score_history stands in) */
+  int (*score_history_at)(const void *state, const int32_t *items, const float *ratings, int n,
+                          int64_t ref_ts, float *scores);
 } rec_ops;
 
 /* Wraps a state built outside rec_fit/rec_load (composite models assembled from parts). On

@@ -183,7 +183,8 @@ static int ts_wanted(const ts_state *s, int g) {
 /* Scores, candidates and features for one user (dense index, or -1 with a history). Fills
  * b->cands[0..*n_cands) and b->x. */
 static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_t *h_items,
-                        const float *h_ratings, int n_h, int *n_cands, ts_serve_split *split) {
+                        const float *h_ratings, int n_h, int64_t ref_ts, int *n_cands,
+                        ts_serve_split *split) {
   double t0 = split ? ts_now() : 0;
   const int32_t *hist;
   int64_t nh;
@@ -199,8 +200,9 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
   for (int g = 0; g < TS_N_GEN; g++) {
     if (!s->gens[g] || !ts_full_scores(s, g))
       continue;
-    rc = user >= 0 ? rec_score_user(s->gens[g], user, b->scores[g])
-                   : rec_score_history(s->gens[g], h_items, h_ratings, n_h, b->scores[g]);
+    rc = user >= 0
+             ? rec_score_user(s->gens[g], user, b->scores[g])
+             : rec_score_history_at(s->gens[g], h_items, h_ratings, n_h, ref_ts, b->scores[g]);
     if (rc)
       return rc;
   }
@@ -236,7 +238,7 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
   for (int g = 0; g < TS_N_GEN; g++) {
     if (!s->gens[g] || ts_full_scores(s, g) || ts_gens[g].feat_slot < 0)
       continue;
-    rc = rec_score_items(s->gens[g], user, h_items, h_ratings, n_h, b->cands, nc, b->y,
+    rc = rec_score_items(s->gens[g], user, h_items, h_ratings, n_h, ref_ts, b->cands, nc, b->y,
                          b->scores[g]);
     if (rc)
       return rc;
@@ -249,6 +251,7 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
   in.hist_items = h_items;
   in.hist_ratings = h_ratings;
   in.n_hist = n_h;
+  in.ref_ts = ref_ts == REC_REF_END ? FEAT_REF_AUTO : ref_ts;
   for (int g = 0; g < TS_N_GEN; g++)
     if (ts_gens[g].feat_slot >= 0 && s->gens[g])
       in.gen_scores[ts_gens[g].feat_slot] = b->scores[g];
@@ -331,7 +334,9 @@ static void ts_release_generators(ts_state *s) {
   }
 }
 
-static int ts_build_feat(ts_state *s, const rec_train_data *d) {
+/* per_user_ref: the rule of d's protocol while fitting (model.h); a loaded pipeline serves as of
+ * the end of its data. */
+static int ts_build_feat(ts_state *s, const rec_train_data *d, int per_user_ref) {
   const float *emb = NULL;
   int dim = 0;
   for (int g = 0; g < TS_N_GEN; g++)
@@ -340,7 +345,8 @@ static int ts_build_feat(ts_state *s, const rec_train_data *d) {
       emb = NULL;
   feat_ctx_free(s->feat);
   s->feat = NULL;
-  return feat_ctx_create(d->ds, d->ratings, d->n_ratings, d->ui, d->iu, emb, dim, &s->feat);
+  return feat_ctx_create(d->ds, d->ratings, d->n_ratings, d->ui, d->iu, emb, dim, per_user_ref,
+                         &s->feat);
 }
 
 /* One user's labelled group, kept until the groups are concatenated in user order. */
@@ -379,7 +385,7 @@ static int ts_build_groups(const ts_state *s, const csr *target, ts_group *group
           !ts_rank_user(s, u, target->n_rows))
         continue;
       int nc = 0;
-      int rc = ts_user_rows(s, b, u, NULL, NULL, 0, &nc, NULL);
+      int rc = ts_user_rows(s, b, u, NULL, NULL, 0, REC_REF_END, &nc, NULL);
       if (rc) {
 #pragma omp atomic write
         failed = rc;
@@ -675,7 +681,7 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
                        .protocol = d->protocol};
   /* 2. generators and features on T minus V, ranker on V's candidates */
   s->hist_ui = ui1;
-  if ((rc = ts_fit_generators(s, &d1)) || (rc = ts_build_feat(s, &d1)))
+  if ((rc = ts_fit_generators(s, &d1)) || (rc = ts_build_feat(s, &d1, rec_ref_per_user(&d1))))
     goto fail;
   s->stats.generators_seconds = ts_now() - t0;
   if ((rc = ts_train_ranker(s, p, labels)))
@@ -684,7 +690,7 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
   ts_release_generators(s);
   t0 = ts_now();
   s->hist_ui = d->ui;
-  if ((rc = ts_fit_generators(s, d)) || (rc = ts_build_feat(s, d)))
+  if ((rc = ts_fit_generators(s, d)) || (rc = ts_build_feat(s, d, rec_ref_per_user(d))))
     goto fail;
   s->stats.generators_seconds += ts_now() - t0;
   csr_free(ui1);
@@ -704,14 +710,14 @@ fail:
 
 /* Candidates and their ranker scores for one user into b (b->cands, b->pred, *nc). */
 static int ts_rank(const ts_state *s, ts_buf *b, int which, int32_t user, const int32_t *items,
-                   const float *ratings, int n, int *nc, ts_serve_split *split) {
+                   const float *ratings, int n, int64_t ref_ts, int *nc, ts_serve_split *split) {
   if (which == 0)
     which = s->which;
   if (which != TS_RANKER_LTR && which != TS_RANKER_CROSS)
     return MR_EINVAL;
   if ((which == TS_RANKER_LTR && !s->ranker) || (which == TS_RANKER_CROSS && !s->cross))
     return MR_ENOTFOUND;
-  int rc = ts_user_rows(s, b, user, items, ratings, n, nc, split);
+  int rc = ts_user_rows(s, b, user, items, ratings, n, ref_ts, nc, split);
   if (rc)
     return rc;
   double t0 = split ? ts_now() : 0;
@@ -736,14 +742,15 @@ static void ts_fill_scores(const ts_state *s, const ts_buf *b, int nc, float *sc
 }
 
 static int ts_score(const ts_state *cs, int which, int32_t user, const int32_t *items,
-                    const float *ratings, int n, float *scores, ts_serve_split *split) {
+                    const float *ratings, int n, int64_t ref_ts, float *scores,
+                    ts_serve_split *split) {
   ts_state *s = (ts_state *)cs; /* only the buffer pool changes, under its mutex */
   ts_buf *b = NULL;
   int nc = 0;
   int rc = ts_buf_take(s, &b);
   if (rc)
     return rc;
-  if (!(rc = ts_rank(s, b, which, user, items, ratings, n, &nc, split)))
+  if (!(rc = ts_rank(s, b, which, user, items, ratings, n, ref_ts, &nc, split)))
     ts_fill_scores(s, b, nc, scores);
   ts_buf_give(s, b);
   return rc;
@@ -757,23 +764,28 @@ int ts_score_split(const rec_model *m, int32_t user, const int32_t *items, const
   for (int k = 0; user < 0 && k < n; k++)
     if (items[k] < 0 || items[k] >= s->n_items)
       return MR_ERANGE;
-  return ts_score(s, 0, user, items, ratings, n, scores, split);
+  return ts_score(s, 0, user, items, ratings, n, REC_REF_END, scores, split);
 }
 
 static int ts_score_user(const void *state, int32_t user, float *scores) {
   const ts_state *s = state;
   if (user < 0 || user >= s->n_users)
     return MR_ERANGE;
-  return ts_score(s, 0, user, NULL, NULL, 0, scores, NULL);
+  return ts_score(s, 0, user, NULL, NULL, 0, REC_REF_END, scores, NULL);
 }
 
-static int ts_score_history(const void *state, const int32_t *items, const float *ratings, int n,
-                            float *scores) {
+static int ts_score_history_at(const void *state, const int32_t *items, const float *ratings, int n,
+                               int64_t ref_ts, float *scores) {
   const ts_state *s = state;
   for (int k = 0; k < n; k++)
     if (items[k] < 0 || items[k] >= s->n_items)
       return MR_ERANGE;
-  return ts_score(s, 0, -1, items, ratings, n, scores, NULL);
+  return ts_score(s, 0, -1, items, ratings, n, ref_ts, scores, NULL);
+}
+
+static int ts_score_history(const void *state, const int32_t *items, const float *ratings, int n,
+                            float *scores) {
+  return ts_score_history_at(state, items, ratings, n, REC_REF_END, scores);
 }
 
 static int ts_save(const void *state, const char *path) {
@@ -797,6 +809,7 @@ const rec_ops rec_two_stage_ops = {
     .fit = ts_fit,
     .score_user = ts_score_user,
     .score_history = ts_score_history,
+    .score_history_at = ts_score_history_at,
     .save = ts_save,
     .load = ts_load,
     .n_items = ts_n_items,
@@ -929,7 +942,7 @@ int ts_load_parts(const char *dir, const rec_train_data *history, rec_model **ou
     goto fail;
   }
   s->hist_ui = history->ui;
-  if ((rc = ts_build_feat(s, history)))
+  if ((rc = ts_build_feat(s, history, 0)))
     goto fail;
   if ((rc = rec_wrap_state(&rec_two_stage_ops, s, &m)))
     return rc; /* rec_wrap_state freed s */
@@ -978,7 +991,7 @@ int ts_score_with(const rec_model *m, int which, int32_t user, const int32_t *it
   if (!s)
     return MR_EINVAL;
   int rc = ts_check_request(s, user, items, n);
-  return rc ? rc : ts_score(s, which, user, items, ratings, n, scores, NULL);
+  return rc ? rc : ts_score(s, which, user, items, ratings, n, REC_REF_END, scores, NULL);
 }
 
 int ts_top_n(const rec_model *m, int which, int32_t user, const int32_t *items,
@@ -994,7 +1007,7 @@ int ts_top_n(const rec_model *m, int which, int32_t user, const int32_t *items,
   int nc = 0, got = 0;
   if ((rc = ts_buf_take(s, &b)))
     return rc;
-  if ((rc = ts_rank(s, b, which, user, items, ratings, n_hist, &nc, NULL)))
+  if ((rc = ts_rank(s, b, which, user, items, ratings, n_hist, REC_REF_END, &nc, NULL)))
     goto done;
   /* every non-candidate scores below every candidate, so with n candidates left the answer is
    * among them: rank those instead of the catalogue (same keys, same ties) */

@@ -10,6 +10,7 @@
 
 #include "core/mr_error.h"
 #include "core/mr_sort.h"
+#include "data/asof.h"
 
 #define FEAT_RECENT 10  /* recent movies for the similarity features */
 #define FEAT_CAST_TOP 5 /* billed cast members that count */
@@ -88,10 +89,9 @@ struct feat_ctx {
   int32_t *u_item;
   float *u_rating;
   int64_t *u_ts;
-  /* per movie */
-  int64_t *m_ptr; /* ratings grouped by movie, in time order */
-  int64_t *m_ts;
-  double *m_rsum; /* prefix sums of the ratings in that order */
+  /* per movie: the ratings over time, for popularity as of a reference time */
+  asof_index *asof;
+  int per_user_ref; /* 1: a user's reference time is their latest rating, 0: latest_ts */
   float *m_wr;
   float *m_logvotes; /* the imdb_log_votes feature per movie */
   float *log_count;  /* log1p(k) for k = 0 .. the most ratings of a movie (log popularity) */
@@ -101,12 +101,7 @@ struct feat_ctx {
   int32_t n_people;
   const float *emb;
   int emb_dim;
-  double *u_mean_logpop; /* per training user, as of their last rating */
-  /* time buckets per movie: m_bucket[m * (n_buckets + 1) + k] = the movie's ratings before
-   * t_first + k * bucket_width, so an as-of count is one lookup and a short scan */
-  int32_t *m_bucket;
-  int n_buckets;
-  int64_t t_first, bucket_width;
+  double *u_mean_logpop; /* per training user, as of their reference time */
 };
 
 struct feat_scratch {
@@ -198,9 +193,7 @@ void feat_ctx_free(feat_ctx *c) {
   free(c->u_item);
   free(c->u_rating);
   free(c->u_ts);
-  free(c->m_ptr);
-  free(c->m_ts);
-  free(c->m_rsum);
+  asof_free(c->asof);
   free(c->m_wr);
   free(c->m_logvotes);
   free(c->log_count);
@@ -209,101 +202,27 @@ void feat_ctx_free(feat_ctx *c) {
   free(c->cast_ptr);
   free(c->cast_ids);
   free(c->u_mean_logpop);
-  free(c->m_bucket);
   free(c);
-}
-
-/* Number of entries <= t in the sorted ts[0..n): a branch-free binary search (the branch of
- * the textbook loop mispredicts half the time, and these searches run per candidate). */
-static int64_t feat_upper_bound(const int64_t *ts, int64_t n, int64_t t) {
-  if (n <= 0)
-    return 0;
-  const int64_t *base = ts;
-  while (n > 1) {
-    int64_t half = n / 2;
-    base = base[half] <= t ? base + half : base;
-    n -= half;
-  }
-  return (base - ts) + (*base <= t);
-}
-
-/* Ratings of movie m at or before t: the bucket index, then a scan within the bucket (a
- * binary search when there is no index). */
-static int64_t feat_movie_upto(const feat_ctx *c, int32_t m, int64_t t) {
-  int64_t b = c->m_ptr[m], n = c->m_ptr[m + 1] - b;
-  if (!c->m_bucket)
-    return feat_upper_bound(c->m_ts + b, n, t);
-  if (t < c->t_first)
-    return 0;
-  int64_t k = (t - c->t_first) / c->bucket_width;
-  if (k >= c->n_buckets)
-    return n;
-  /* the answer lies between this bucket's entry and the next one's: a branch-free search there
-   * (a linear scan ran long through the bursts of popular movies) */
-  const int32_t *row = c->m_bucket + (size_t)m * (size_t)(c->n_buckets + 1);
-  int64_t i = row[k];
-  return i + feat_upper_bound(c->m_ts + b + i, row[k + 1] - i, t);
-}
-
-/* Ratings of movie m up to and including time t (the as-of popularity), and their sum. */
-static int64_t feat_count_asof(const feat_ctx *c, int32_t m, int64_t t, double *sum) {
-  int64_t cnt = feat_movie_upto(c, m, t);
-  if (sum)
-    *sum = cnt ? c->m_rsum[c->m_ptr[m] + cnt - 1] : 0.0;
-  return cnt;
-}
-
-/* Builds the per-movie time buckets (256 over the data's time span, fewer when the catalogue is
- * large). Without ratings there is nothing to index. */
-static int feat_build_buckets(feat_ctx *c, int64_t t_first) {
-  if (c->m_ptr[c->n_movies] == 0)
-    return MR_OK;
-  int64_t nb = ((int64_t)1 << 24) / ((int64_t)c->n_movies + 1);
-  nb = nb > 256 ? 256 : nb;
-  if (nb < 8)
-    return MR_OK; /* too many movies for a useful index: binary search */
-  c->n_buckets = (int)nb;
-  c->t_first = t_first;
-  c->bucket_width = (c->latest_ts - t_first) / nb + 1;
-  c->m_bucket = malloc((size_t)c->n_movies * (size_t)(nb + 1) * sizeof(int32_t));
-  if (!c->m_bucket)
-    return MR_ENOMEM;
-  for (int32_t m = 0; m < c->n_movies; m++) {
-    int64_t b = c->m_ptr[m], n = c->m_ptr[m + 1] - b, i = 0;
-    int32_t *row = c->m_bucket + (size_t)m * (size_t)(nb + 1);
-    for (int64_t k = 0; k <= nb; k++) {
-      int64_t start = t_first + k * c->bucket_width;
-      while (i < n && c->m_ts[b + i] < start)
-        i++;
-      row[k] = (int32_t)i;
-    }
-  }
-  return MR_OK;
 }
 
 /* Mean log(1 + as-of popularity) of a history's movies, "now" being t. */
 static double feat_mean_logpop(const feat_ctx *c, const int32_t *items, int64_t n, int64_t t) {
   double acc = 0;
   for (int64_t k = 0; k < n; k++)
-    acc += log1p((double)feat_count_asof(c, items[k], t, NULL));
+    acc += log1p((double)asof_count(c->asof, items[k], t, NULL));
   return n ? acc / (double)n : NAN;
-}
-
-typedef struct feat_tr {
-  int64_t ts;
-  float r;
-} feat_tr;
-
-static int feat_cmp_tr(const void *a, const void *b) {
-  const feat_tr *x = a, *y = b;
-  if (x->ts != y->ts)
-    return (x->ts > y->ts) - (x->ts < y->ts);
-  return (x->r > y->r) - (x->r < y->r);
 }
 
 static int feat_cmp_f64(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
+}
+
+/* A training user's reference time (model.h): their latest rating under per-user times, else
+ * the end of the history. */
+static int64_t feat_user_ref(const feat_ctx *c, int32_t u) {
+  int64_t e = c->u_ptr[u + 1];
+  return c->per_user_ref && e > c->u_ptr[u] ? c->u_ts[e - 1] : c->latest_ts;
 }
 
 /* WR per movie; m = 80th percentile of IMDb votes, C = mean IMDb rating. */
@@ -339,11 +258,11 @@ static int feat_weighted_ratings(feat_ctx *c) {
 }
 
 int feat_ctx_create(const mr_dataset *ds, const mr_rating *r, size_t n, const csr *ui,
-                    const csr *iu, const float *item_emb, int emb_dim, feat_ctx **out) {
+                    const csr *iu, const float *item_emb, int emb_dim, int per_user_ref,
+                    feat_ctx **out) {
   (void)iu;
   feat_ctx *c = calloc(1, sizeof(*c));
   int rc = MR_ENOMEM;
-  int64_t t_first = 0;
   if (!c)
     return rc;
   c->ds = ds;
@@ -351,6 +270,7 @@ int feat_ctx_create(const mr_dataset *ds, const mr_rating *r, size_t n, const cs
   c->n_movies = ui->n_cols;
   c->emb = item_emb;
   c->emb_dim = item_emb ? emb_dim : 0;
+  c->per_user_ref = per_user_ref != 0;
   if (c->n_movies != ds->n_movies || c->n_users > ds->n_users) {
     rc = MR_EINVAL;
     goto fail;
@@ -359,38 +279,25 @@ int feat_ctx_create(const mr_dataset *ds, const mr_rating *r, size_t n, const cs
   c->u_item = malloc((n + 1) * sizeof(int32_t));
   c->u_rating = malloc((n + 1) * sizeof(float));
   c->u_ts = malloc((n + 1) * sizeof(int64_t));
-  c->m_ptr = calloc((size_t)c->n_movies + 1, sizeof(int64_t));
-  c->m_ts = malloc((n + 1) * sizeof(int64_t));
-  c->m_rsum = malloc((n + 1) * sizeof(double));
-  feat_tr *tr = malloc((n + 1) * sizeof(feat_tr));
   c->m_wr = calloc((size_t)c->n_movies, sizeof(float));
   c->m_logvotes = calloc((size_t)c->n_movies + 1, sizeof(float));
-  int64_t *fill =
-      malloc(((size_t)(c->n_users > c->n_movies ? c->n_users : c->n_movies) + 1) * sizeof(int64_t));
-  if (!c->u_ptr || !c->u_item || !c->u_rating || !c->u_ts || !c->m_ptr || !c->m_ts || !c->m_rsum ||
-      !c->m_wr || !c->m_logvotes || !fill || !tr) {
+  int64_t *fill = malloc(((size_t)c->n_users + 1) * sizeof(int64_t));
+  if (!c->u_ptr || !c->u_item || !c->u_rating || !c->u_ts || !c->m_wr || !c->m_logvotes || !fill) {
     free(fill);
-    free(tr);
     goto fail;
   }
   for (size_t i = 0; i < n; i++) {
     if (r[i].user < 0 || r[i].user >= c->n_users || r[i].item < 0 || r[i].item >= c->n_movies) {
       free(fill);
-      free(tr);
       rc = MR_ERANGE;
       goto fail;
     }
     c->u_ptr[r[i].user + 1]++;
-    c->m_ptr[r[i].item + 1]++;
     if (r[i].ts > c->latest_ts)
       c->latest_ts = r[i].ts;
-    if (i == 0 || r[i].ts < t_first)
-      t_first = r[i].ts;
   }
   for (int32_t u = 0; u < c->n_users; u++)
     c->u_ptr[u + 1] += c->u_ptr[u];
-  for (int32_t m = 0; m < c->n_movies; m++)
-    c->m_ptr[m + 1] += c->m_ptr[m];
   memcpy(fill, c->u_ptr, (size_t)c->n_users * sizeof(int64_t));
   for (size_t i = 0; i < n; i++) {
     int64_t p = fill[r[i].user]++;
@@ -398,24 +305,11 @@ int feat_ctx_create(const mr_dataset *ds, const mr_rating *r, size_t n, const cs
     c->u_rating[p] = r[i].rating;
     c->u_ts[p] = r[i].ts;
   }
-  memcpy(fill, c->m_ptr, (size_t)c->n_movies * sizeof(int64_t));
-  for (size_t i = 0; i < n; i++)
-    tr[fill[r[i].item]++] = (feat_tr){r[i].ts, r[i].rating};
   free(fill);
-  for (int32_t m = 0; m < c->n_movies; m++) {
-    int64_t b = c->m_ptr[m], e = c->m_ptr[m + 1];
-    qsort(tr + b, (size_t)(e - b), sizeof(feat_tr), feat_cmp_tr);
-    double acc = 0;
-    for (int64_t k = b; k < e; k++) {
-      c->m_ts[k] = tr[k].ts;
-      acc += tr[k].r;
-      c->m_rsum[k] = acc;
-    }
-  }
-  free(tr);
-  int64_t most = 0;
-  for (int32_t m = 0; m < c->n_movies; m++)
-    most = c->m_ptr[m + 1] - c->m_ptr[m] > most ? c->m_ptr[m + 1] - c->m_ptr[m] : most;
+  if ((rc = asof_create(r, n, c->n_movies, &c->asof)))
+    goto fail;
+  int64_t most = asof_max_count(c->asof);
+  rc = MR_ENOMEM;
   if (!(c->log_count = malloc(((size_t)most + 1) * sizeof(float))))
     goto fail;
   for (int64_t k = 0; k <= most; k++)
@@ -436,8 +330,7 @@ int feat_ctx_create(const mr_dataset *ds, const mr_rating *r, size_t n, const cs
       c->u_rating[j + 1] = rt;
       c->u_ts[j + 1] = ts;
     }
-  if ((rc = feat_weighted_ratings(c)) || (rc = feat_build_people(c)) ||
-      (rc = feat_build_buckets(c, t_first)))
+  if ((rc = feat_weighted_ratings(c)) || (rc = feat_build_people(c)))
     goto fail;
   /* a per-user constant that costs one search per rated movie: once here, not per request */
   if (!(c->u_mean_logpop = malloc(((size_t)c->n_users + 1) * sizeof(double)))) {
@@ -447,8 +340,7 @@ int feat_ctx_create(const mr_dataset *ds, const mr_rating *r, size_t n, const cs
 #pragma omp parallel for schedule(dynamic, 32)
   for (int32_t u = 0; u < c->n_users; u++) {
     int64_t b = c->u_ptr[u], e = c->u_ptr[u + 1];
-    c->u_mean_logpop[u] =
-        feat_mean_logpop(c, c->u_item + b, e - b, e > b ? c->u_ts[e - 1] : c->latest_ts);
+    c->u_mean_logpop[u] = feat_mean_logpop(c, c->u_item + b, e - b, feat_user_ref(c, u));
   }
   *out = c;
   return MR_OK;
@@ -506,65 +398,13 @@ void feat_scratch_free(feat_scratch *s) {
   free(s);
 }
 
-/* The bucket of time t for feat_movie_upto: -1 before the first rating, n_buckets after the
- * last bucket. */
-static int64_t feat_bucket_of(const feat_ctx *c, int64_t t) {
-  if (t < c->t_first)
-    return -1;
-  int64_t k = (t - c->t_first) / c->bucket_width;
-  return k < c->n_buckets ? k : c->n_buckets;
-}
-
-/* feat_movie_upto for every candidate at three times (t_u, 7 and 30 days before) and the rating
- * sum up to t_u, in sweeps: bucket entries, then timestamps, then the scans. Each lookup is a
- * likely cache miss (the per-movie tables are megabytes); one candidate at a time they came one
- * after another (a third of feat_compute's time waited on the rating-sum load alone). */
+/* The as-of counts of every candidate at three times (t_u, 7 and 30 days before) and the
+ * rating sum up to t_u. */
 static void feat_pop_batch(const feat_ctx *c, feat_scratch *s, const int32_t *cands, int n,
                            int64_t t_u) {
   const int64_t t[3] = {t_u, t_u - (int64_t)(7 * FEAT_DAY), t_u - (int64_t)(30 * FEAT_DAY)};
-  int64_t *out[3] = {s->pop_now, s->pop_7d, s->pop_30d};
-  int32_t *span[3] = {s->pop_span, s->pop_span + n, s->pop_span + 2 * (size_t)n};
-  if (!c->m_bucket) {
-    for (int ci = 0; ci < n; ci++)
-      for (int w = 0; w < 3; w++)
-        out[w][ci] = feat_movie_upto(c, cands[ci], t[w]);
-  } else {
-    const size_t stride = (size_t)c->n_buckets + 1;
-    int64_t k[3];
-    for (int w = 0; w < 3; w++)
-      k[w] = feat_bucket_of(c, t[w]);
-    for (int ci = 0; ci < n; ci++)
-      for (int w = 0; w < 3; w++)
-        if (k[w] >= 0 && k[w] < c->n_buckets)
-          __builtin_prefetch(c->m_bucket + (size_t)cands[ci] * stride + (size_t)k[w]);
-    for (int ci = 0; ci < n; ci++) {
-      int32_t m = cands[ci];
-      int64_t b = c->m_ptr[m], nr = c->m_ptr[m + 1] - b;
-      for (int w = 0; w < 3; w++) {
-        int64_t i = k[w] < 0               ? 0
-                    : k[w] >= c->n_buckets ? nr
-                                           : c->m_bucket[(size_t)m * stride + (size_t)k[w]];
-        int64_t e = k[w] < 0 || k[w] >= c->n_buckets
-                        ? i
-                        : c->m_bucket[(size_t)m * stride + (size_t)k[w] + 1];
-        out[w][ci] = i;
-        span[w][ci] = (int32_t)(e - i);
-        if (i < nr)
-          __builtin_prefetch(c->m_ts + b + i);
-      }
-      if (out[0][ci] > 0)
-        __builtin_prefetch(c->m_rsum + b + out[0][ci] - 1);
-    }
-    for (int ci = 0; ci < n; ci++) {
-      const int64_t *mts = c->m_ts + c->m_ptr[cands[ci]];
-      for (int w = 0; w < 3; w++) /* within the bucket: a branch-free search */
-        out[w][ci] += feat_upper_bound(mts + out[w][ci], span[w][ci], t[w]);
-    }
-  }
-  for (int ci = 0; ci < n; ci++) {
-    int64_t cnt = s->pop_now[ci];
-    s->pop_rsum[ci] = cnt ? c->m_rsum[c->m_ptr[cands[ci]] + cnt - 1] : 0.0;
-  }
+  int64_t *const out[3] = {s->pop_now, s->pop_7d, s->pop_30d};
+  asof_count_batch(c->asof, cands, n, t, 3, out, s->pop_rsum, s->pop_span);
 }
 
 static int genre_count_of(uint32_t g) {
@@ -601,8 +441,15 @@ int feat_compute(const feat_ctx *c, feat_scratch *s, const feat_user_input *in, 
     memset(s->mark, 0, ((size_t)c->n_people + 1) * sizeof(int32_t));
     s->stamp = 1;
   }
-  /* "now" for this user: the last rating of the history; popularity never counts later ratings */
-  int64_t t_u = n_h && ts ? ts[n_h - 1] : c->latest_ts;
+  /* "now" for this user (model.h): popularity never counts later ratings. A history-only user
+   * gives it (ref_ts), else it is the latest time of the history under per-user times. */
+  int64_t t_u;
+  if (in->user >= 0)
+    t_u = feat_user_ref(c, in->user);
+  else if (in->ref_ts != FEAT_REF_AUTO)
+    t_u = in->ref_ts < c->latest_ts ? in->ref_ts : c->latest_ts;
+  else
+    t_u = c->per_user_ref && n_h && ts ? ts[n_h - 1] : c->latest_ts;
   for (int64_t k = 0; k < n_h; k++) {
     int32_t m = items[k];
     if (m < 0 || m >= c->n_movies)

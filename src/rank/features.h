@@ -48,11 +48,16 @@ const char *const *feat_names(void);
 
 typedef struct feat_ctx feat_ctx;
 
+#define FEAT_REF_AUTO INT64_MIN
+
 /* Precomputes user and movie statistics from a history: ratings[0..n) (with timestamps) and its
  * CSR forms. item_emb (may be NULL) are L2-normalized movie embeddings (n_movies x emb_dim) for
- * the similarity features. Borrows ds, ratings and the matrices for its lifetime. */
+ * the similarity features. per_user_ref (model.h, rec_ref_per_user): 1 = a training user's
+ * popularity features are as of their latest rating, 0 = as of the end of the history. Borrows
+ * ds and item_emb for its lifetime; ratings and the matrices only for the call. */
 int feat_ctx_create(const mr_dataset *ds, const mr_rating *ratings, size_t n, const csr *ui,
-                    const csr *iu, const float *item_emb, int emb_dim, feat_ctx **out);
+                    const csr *iu, const float *item_emb, int emb_dim, int per_user_ref,
+                    feat_ctx **out);
 void feat_ctx_free(feat_ctx *c);
 
 /* A user's history in the context (items in (ts, item) order); borrowed from c. */
@@ -65,8 +70,12 @@ typedef struct feat_user_input {
   int32_t user;              /* dense index, or -1 for a history-only user */
   const int32_t *hist_items; /* history-only users: their items / ratings / times */
   const float *hist_ratings;
-  const int64_t *hist_ts; /* may be NULL: times unknown (treated as "now") */
+  const int64_t *hist_ts; /* may be NULL: times unknown */
   int n_hist;
+  /* a history-only user's reference time: popularity counts only ratings at or before it
+   * (capped at the end of the history); FEAT_REF_AUTO = the history's latest time under
+   * per-user times (the end without hist_ts), else the end of the context's history */
+  int64_t ref_ts;
   const float *gen_scores[FEAT_N_GEN];
   const int32_t *cands;
   const uint8_t *proposed;
