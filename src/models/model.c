@@ -297,8 +297,10 @@ int rec_item_embeddings(const rec_model *m, const float **emb, int *dim) {
 /* ---- fitted-model memo ---- */
 
 typedef struct rec_cache_entry {
-  char key[256];
-  rec_model *model;
+  char key[1280];
+  rec_model *model; /* NULL for a blob entry */
+  void *blob;
+  size_t len;
 } rec_cache_entry;
 
 struct rec_cache {
@@ -317,14 +319,15 @@ int rec_cache_create(rec_cache **out) {
 void rec_cache_free(rec_cache *c) {
   if (!c)
     return;
-  for (int i = 0; i < c->n; i++)
+  for (int i = 0; i < c->n; i++) {
     rec_free(c->entries[i].model);
+    free(c->entries[i].blob);
+  }
   free(c->entries);
   free(c);
 }
 
-/* FNV-1a over the ratings: same data, same key. */
-static uint64_t rec_fingerprint(const mr_rating *r, size_t n) {
+uint64_t rec_ratings_fingerprint(const mr_rating *r, size_t n) {
   uint64_t h = 1469598103934665603ULL ^ n;
   for (size_t i = 0; i < n; i++) {
     uint64_t v[3] = {((uint64_t)(uint32_t)r[i].user << 32) | (uint32_t)r[i].item, (uint64_t)r[i].ts,
@@ -336,32 +339,88 @@ static uint64_t rec_fingerprint(const mr_rating *r, size_t n) {
   return h;
 }
 
-int rec_fit_cached(rec_cache *c, const char *kind, const rec_params *p, const rec_train_data *d,
-                   rec_model **out) {
-  if (!c)
-    return rec_fit(kind, p, d, out);
-  char params[160];
-  rec_cache_entry e;
-  rec_params_format(p, params, sizeof(params));
-  snprintf(e.key, sizeof(e.key), "%s|%s|%016llx|%zu", kind, params,
-           (unsigned long long)rec_fingerprint(d->ratings, d->n_ratings), d->n_ratings);
+static rec_cache_entry *rec_cache_find(const rec_cache *c, const char *key) {
   for (int i = 0; i < c->n; i++)
-    if (!strcmp(c->entries[i].key, e.key)) {
-      *out = c->entries[i].model;
-      return MR_OK;
-    }
+    if (!strcmp(c->entries[i].key, key))
+      return &c->entries[i];
+  return NULL;
+}
+
+static rec_cache_entry *rec_cache_add(rec_cache *c) {
   if (c->n == c->cap) {
     int cap = c->cap ? 2 * c->cap : 16;
     rec_cache_entry *grown = realloc(c->entries, (size_t)cap * sizeof(*grown));
     if (!grown)
-      return MR_ENOMEM;
+      return NULL;
     c->entries = grown;
     c->cap = cap;
   }
-  int rc = rec_fit(kind, p, d, &e.model);
+  rec_cache_entry *e = &c->entries[c->n];
+  memset(e, 0, sizeof(*e));
+  return e;
+}
+
+int rec_cache_put(rec_cache *c, const char *key, const void *blob, size_t len) {
+  if (!c || !key || strlen(key) >= sizeof(c->entries[0].key) || (len && !blob))
+    return MR_EINVAL;
+  void *copy = malloc(len + 1);
+  if (!copy)
+    return MR_ENOMEM;
+  memcpy(copy, blob, len);
+  rec_cache_entry *e = rec_cache_find(c, key);
+  if (e && e->model) {
+    free(copy);
+    return MR_EINVAL; /* a model's key */
+  }
+  if (!e) {
+    if (!(e = rec_cache_add(c))) {
+      free(copy);
+      return MR_ENOMEM;
+    }
+    snprintf(e->key, sizeof(e->key), "%s", key);
+    c->n++;
+  }
+  free(e->blob);
+  e->blob = copy;
+  e->len = len;
+  return MR_OK;
+}
+
+int rec_cache_get(const rec_cache *c, const char *key, void *blob, size_t len) {
+  const rec_cache_entry *e = c && key ? rec_cache_find(c, key) : NULL;
+  if (!e || e->model || e->len != len)
+    return MR_ENOTFOUND;
+  memcpy(blob, e->blob, len);
+  return MR_OK;
+}
+
+int rec_fit_cached(rec_cache *c, const char *kind, const rec_params *p, const rec_train_data *d,
+                   rec_model **out) {
+  if (!c)
+    return rec_fit(kind, p, d, out);
+  char params[1024], key[sizeof(((rec_cache_entry *)0)->key)];
+  rec_params_format(p, params, sizeof(params));
+  /* the protocol is part of the key: it sets the reference times of the as-of signals */
+  snprintf(key, sizeof(key), "%s|%s|%016llx|%zu|p%d", kind, params,
+           (unsigned long long)rec_ratings_fingerprint(d->ratings, d->n_ratings), d->n_ratings,
+           d->protocol);
+  const rec_cache_entry *hit = rec_cache_find(c, key);
+  if (hit && hit->model) {
+    *out = hit->model;
+    return MR_OK;
+  }
+  rec_model *m = NULL;
+  int rc = rec_fit(kind, p, d, &m);
   if (rc)
     return rc;
-  c->entries[c->n++] = e;
-  *out = e.model;
+  rec_cache_entry *e = rec_cache_add(c);
+  if (!e) {
+    rec_free(m);
+    return MR_ENOMEM;
+  }
+  snprintf(e->key, sizeof(e->key), "%s", key);
+  e->model = m;
+  c->n++;
+  *out = m;
   return MR_OK;
 }

@@ -35,7 +35,7 @@ typedef struct rec_train_data {
 int rec_ref_per_user(const rec_train_data *d);
 
 /* Named numeric hyper-parameters, parsed from "factors=64,alpha=2". */
-#define REC_PARAMS_MAX 16
+#define REC_PARAMS_MAX 64
 typedef struct rec_params {
   int n;
   struct {
@@ -94,6 +94,15 @@ void rec_cache_free(rec_cache *c);
  * rec_cache_free). With c == NULL this is rec_fit and the caller owns *out. */
 int rec_fit_cached(rec_cache *c, const char *kind, const rec_params *p, const rec_train_data *d,
                    rec_model **out);
+
+/* A memo of small byte strings by key beside the models (tuning results): put copies blob in
+ * (replacing an entry of that key); get copies it out, MR_ENOTFOUND when absent or of another
+ * length. */
+int rec_cache_put(rec_cache *c, const char *key, const void *blob, size_t len);
+int rec_cache_get(const rec_cache *c, const char *key, void *blob, size_t len);
+
+/* FNV-1a over ratings (users, items, times, values): the same data gives the same value. */
+uint64_t rec_ratings_fingerprint(const mr_rating *r, size_t n);
 
 /* Names of registered kinds, NULL-terminated. */
 const char *const *rec_kinds(void);
