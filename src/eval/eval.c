@@ -9,33 +9,39 @@
 
 #include "core/mr_error.h"
 #include "data/csr.h"
+#include "eval/tune.h"
+#include "pipeline/two_stage.h"
 
-static const eval_config eval_cfg_pop = {"pop", "pop", "", NULL, "most-rated movies in train"};
-/* The grid was chosen wide enough that the optimum on every split's validation cut lies inside
- * it; tuning never looks at test. */
-static const eval_config eval_cfg_als = {"als", "als", "iterations=15,cg_steps=3,seed=42",
-                                         "factors=16|32|64;alpha=0.3|1|3;reg=1|5|20|50",
-                                         "implicit ALS (confidence 1 + alpha * rating), CG solver"};
+static const eval_config eval_cfg_pop = {"pop", "pop", "", NULL,
+                                         "most-rated movies in train, as of the user's time"};
+/* Generator grids: tune.h's syntax. Each grows past an edge while its optimum sits there ("@"
+ * bounds are the real limits: counts and weights are positive, shrinkage is not negative);
+ * "!" marks a fixed set of choices. The two-stage rows take their generators' parameters from
+ * the same searches (two_stage.c tunes each generator on its own validation cut, which is this
+ * one, so the cache answers). */
+static const eval_config eval_cfg_als = {
+    "als", "als", "iterations=15,cg_steps=3,seed=42",
+    "factors=16|32|64@4:512;alpha=0.3|1|3@0.003:300;reg=1|5|20|50@0.01:10000",
+    "implicit ALS (confidence 1 + alpha * rating), CG solver"};
 
-/* LightGCN: lr and the edge threshold tuned on validation (4 fits keep the table fast). gems is
- * the same model scored with a fixed popularity penalty: tuning beta on nDCG would always pick 0;
- * beta = 0.3 raised validation coverage@10 from 0.32 to 0.46 (user-temporal) and 0.29 to 0.42
- * (random) for 7-9% less nDCG@10. */
+/* LightGCN: lr and the edge threshold tuned on validation. gems is the same model scored with a
+ * fixed popularity penalty: tuning beta on nDCG would always pick 0; beta = 0.3 raised
+ * validation coverage@10 from 0.32 to 0.46 (user-temporal) and 0.29 to 0.42 (random) for 7-9%
+ * less nDCG@10. */
 static const eval_config eval_cfg_gcn = {"gcn", "gcn", "epochs=30,reg=1e-4,seed=42",
-                                         "lr=0.03|0.05;min_rating=0|3",
+                                         "lr=0.03|0.05@0.001:0.5;min_rating=0|3!",
                                          "LightGCN, 3 layers, BPR + Adam (generator alone)"};
 static const eval_config eval_cfg_gems = {"gems", "gems", "epochs=30,reg=1e-4,beta=0.3,seed=42",
-                                          "lr=0.03|0.05;min_rating=0|3",
+                                          "lr=0.03|0.05@0.001:0.5;min_rating=0|3!",
                                           "hidden gems: gcn minus beta * popularity z-score"};
 
-/* genre: pop and beta trade "popular here" against genre affinity; validation nDCG rose from
- * 0.063 (WR alone) to about 0.10 on the user-temporal cut. content: dims above 64 and other
- * field weights did worse on validation, so only the profile weighting and d are searched. */
+/* genre: pop and beta trade "popular here" against genre affinity. content: the profile
+ * weighting and the SVD dimension are searched; other field weights did worse on validation. */
 static const eval_config eval_cfg_genre = {
-    "genre", "genre", "m_quantile=0.8,slope=0.5,smooth=20", "pop=1|2;beta=0.5|1|2|3",
+    "genre", "genre", "m_quantile=0.8,slope=0.5,smooth=20", "pop=1|2@0:16;beta=0.5|1|2|3@0:16",
     "genre affinity x IMDb weighted rating x popularity (cold start)"};
 static const eval_config eval_cfg_content = {
-    "content", "content", "cast_n=5,min_df=2", "wmode=0|1|2;dim=48|64",
+    "content", "content", "cast_n=5,min_df=2", "wmode=0|1|2!;dim=48|64@8:512",
     "TF-IDF + truncated SVD, cosine to the rating-weighted profile"};
 
 /* semantic: on the user-temporal validation cut (d = 128) idf pooling beat SIF weights (0.048
@@ -44,14 +50,14 @@ static const eval_config eval_cfg_content = {
  * profile weighting and d are searched. */
 static const eval_config eval_cfg_semantic = {
     "semantic", "semantic", "window=5,min_count=2,cast_n=5,pool=1,seed=42",
-    "wmode=1|3;dim=64|128|192",
+    "wmode=1|3!;dim=64|128|192@16:512",
     "PPMI word vectors from the movies' text, idf-pooled; stands in for sentence embeddings"};
 
 static const eval_config eval_cfg_ease = {"ease", "ease", "weighting=0",
-                                          "lambda=50|100|200|400|800|1600",
+                                          "lambda=50|100|200|400|800|1600@1:1000000",
                                           "EASE^R closed-form item-item autoencoder (binary X)"};
 static const eval_config eval_cfg_itemknn = {"itemknn", "itemknn", "weighting=1",
-                                             "k=20|50|200|400;shrink=0|10",
+                                             "k=20|50|200|400@2:100000;shrink=0|10@0:10000",
                                              "item-item cosine kNN, top-K neighbours per item"};
 
 /* Two-stage configurations: gens is the candidate-generator bitmask (1 als, 2 gcn, 4 content,
@@ -59,15 +65,16 @@ static const eval_config eval_cfg_itemknn = {"itemknn", "itemknn", "weighting=1"
  * ranker's tree depth is chosen on the validation cut (3 won on random, 6 on user-temporal);
  * its other settings are fixed in two_stage.c. */
 #define EVAL_TS(var, name, params, desc)                                                           \
-  static const eval_config var = {name, "two_stage", params, "depth=3|6", desc};
+  static const eval_config var = {name, "two_stage", params "," TS_FGENS_FEATURES, "depth=3|6!",   \
+                                  desc};
 EVAL_TS(eval_cfg_ts_als, "two_stage_ltr_als", "gens=1,per_gen=150",
         "LambdaMART over ALS candidates (the original system's headline)")
 /* The cross ranker picks its epoch on the held-out fifth of its training groups; the one-point
  * grid only measures its validation nDCG beside the LambdaMART rows (tree depth means nothing
  * to it). */
 static const eval_config eval_cfg_ts_cross_als = {
-    "two_stage_cross_als", "two_stage", "gens=1,per_gen=150,ranker=1", "cross_dim=32",
-    "neural cross ranker (target attention + MLP) over ALS candidates"};
+    "two_stage_cross_als", "two_stage", "gens=1,per_gen=150,ranker=1," TS_FGENS_FEATURES,
+    "cross_dim=32", "neural cross ranker (target attention + MLP) over ALS candidates"};
 EVAL_TS(eval_cfg_ts_gcn, "two_stage_ltr_gcn", "gens=2,per_gen=150",
         "LambdaMART over graph-model candidates")
 EVAL_TS(eval_cfg_ts_gems, "two_stage_ltr_gems", "gens=64,per_gen=150",
@@ -311,98 +318,52 @@ static int eval_fit_and_score(const mr_dataset *ds, const eval_opts *o, rec_cach
   if (fit_seconds)
     *fit_seconds = eval_now() - t0;
   rc = eval_model(m, ds, e->train_ui, e->test_ui, k, dump, c->name, r);
+  if (!rc && !strcmp(c->kind, "two_stage"))
+    rc = ts_generator_params(m, r->generators, sizeof(r->generators));
   rec_free(m);
   return rc;
 }
 
-/* Grid: up to 6 dimensions of up to 8 values each. */
-typedef struct eval_grid {
-  int n_dims;
-  char names[6][24];
-  double values[6][8];
-  int n_values[6];
-} eval_grid;
-
-static int eval_grid_parse(const char *text, eval_grid *g) {
-  memset(g, 0, sizeof(*g));
-  const char *s = text;
-  while (s && *s) {
-    if (g->n_dims == 6)
-      return MR_ERANGE;
-    const char *eq = strchr(s, '=');
-    if (!eq || (size_t)(eq - s) >= sizeof(g->names[0]))
-      return MR_EINVAL;
-    memcpy(g->names[g->n_dims], s, (size_t)(eq - s));
-    s = eq + 1;
-    for (;;) {
-      char *end;
-      double v = strtod(s, &end);
-      if (end == s || g->n_values[g->n_dims] == 8)
-        return MR_EINVAL;
-      g->values[g->n_dims][g->n_values[g->n_dims]++] = v;
-      s = end;
-      if (*s == '|') {
-        s++;
-        continue;
-      }
-      break;
-    }
-    g->n_dims++;
-    if (*s == ';')
-      s++;
-    else if (*s)
-      return MR_EINVAL;
-  }
-  return MR_OK;
-}
-
-static int eval_tune(const mr_dataset *ds, const eval_opts *o, rec_cache *cache,
-                     const eval_config *c, const split_result *train_split, rec_params *best,
-                     double *best_ndcg) {
+/* Searches c's grid on the validation cut of the train part (the cut that mirrors the protocol)
+ * and leaves the chosen parameters in *best (which holds the fixed ones on entry). */
+int eval_tune(const mr_dataset *ds, const eval_opts *o, rec_cache *cache, const eval_config *c,
+              const mr_rating *train, size_t n_train, rec_params *best, eval_result *r) {
   split_result *v = NULL;
   eval_mats e;
-  eval_grid g;
-  int rc = eval_grid_parse(c->grid, &g);
-  if (rc)
-    return rc;
-  if ((rc = split_validation(o->split, train_split->train, train_split->n_train, ds->n_users,
-                             o->test_frac, o->seed, &v)))
+  int rc;
+  if ((rc = split_validation(o->split, train, n_train, ds->n_users, o->test_frac, o->seed, &v)))
     return rc;
   if ((rc = eval_mats_build(ds, v, &e))) {
     split_free(v);
     return rc;
   }
-  int total = 1, idx[6] = {0};
-  for (int d = 0; d < g.n_dims; d++)
-    total *= g.n_values[d];
-  rec_params base = *best;
-  *best_ndcg = -1.0;
-  for (int t = 0; t < total; t++) {
-    rec_params p = base;
-    int rem = t;
-    for (int d = 0; d < g.n_dims; d++) {
-      idx[d] = rem % g.n_values[d];
-      rem /= g.n_values[d];
-      rec_params_set(&p, g.names[d], g.values[d][idx[d]]);
-    }
-    eval_result r;
-    memset(&r, 0, sizeof(r));
-    if ((rc = eval_fit_and_score(ds, o, cache, c, &p, &e, NULL, &r, NULL)))
-      break;
-    if (o->verbose) {
-      char buf[160];
-      rec_params_format(&p, buf, sizeof(buf));
-      fprintf(stderr, "  tune %-8s %-60s valid nDCG@%d %.4f\n", c->name, buf, o->k, r.m.ndcg);
-    }
-    /* strictly greater: the first grid point wins ties, so the choice is deterministic */
-    if (r.m.ndcg > *best_ndcg) {
-      *best_ndcg = r.m.ndcg;
-      *best = p;
-    }
+  rec_train_data d = {.ds = ds,
+                      .ratings = e.train,
+                      .n_ratings = e.n_train,
+                      .ui = e.train_ui,
+                      .iu = e.train_iu,
+                      .cache = cache,
+                      .protocol = (int)o->split};
+  tune_cut cut = {&d, e.test_ui, o->k};
+  tune_result t;
+  rc = tune_search(c->kind, best, c->grid, &cut, o->verbose, c->name, &t);
+  if (!rc) {
+    *best = t.best;
+    r->valid_ndcg = t.best_ndcg;
+    r->tune_fits = t.n_fits;
+    snprintf(r->at_edge, sizeof(r->at_edge), "%s", t.at_edge);
+    snprintf(r->at_bound, sizeof(r->at_bound), "%s", t.at_bound);
   }
   eval_mats_free(&e);
   split_free(v);
   return rc;
+}
+
+const eval_config *eval_generator_config(const char *kind) {
+  for (int i = 0; eval_configs[i]; i++)
+    if (!strcmp(eval_configs[i]->name, kind) && !strcmp(eval_configs[i]->kind, kind))
+      return eval_configs[i];
+  return NULL;
 }
 
 int eval_run(const mr_dataset *ds, const eval_opts *o, const eval_config *const *configs, int n,
@@ -435,10 +396,12 @@ int eval_run(const mr_dataset *ds, const eval_opts *o, const eval_config *const 
       break;
     if (o->tune && c->grid && *c->grid) {
       double t0 = eval_now();
-      if ((rc = eval_tune(ds, o, cache, c, s, &p, &r->valid_ndcg)))
+      if ((rc = eval_tune(ds, o, cache, c, s->train, s->n_train, &p, r)))
         break;
       r->tune_seconds = eval_now() - t0;
     }
+    if (!o->tune)
+      rec_params_set(&p, "tune_gens", 0); /* two-stage rows: generators at their defaults */
     rec_params_format(&p, r->params, sizeof(r->params));
     if ((rc = eval_fit_and_score(ds, o, cache, c, &p, &e, o->dump, r, &r->train_seconds)))
       break;
@@ -472,6 +435,40 @@ void eval_print_markdown(FILE *f, const eval_result *r, int n) {
             r[i].m.precision_liked, r[i].m.map, r[i].coverage, r[i].train_seconds, r[i].params);
 }
 
+/* "a,b" -> ["a", "b"] */
+static json_t *eval_json_names(const char *list) {
+  json_t *a = json_array();
+  const char *s = list;
+  while (a && *s) {
+    const char *comma = strchr(s, ',');
+    size_t len = comma ? (size_t)(comma - s) : strlen(s);
+    json_array_append_new(a, json_stringn(s, len));
+    s += len;
+    if (*s == ',')
+      s++;
+  }
+  return a;
+}
+
+/* "als:x=1,y=2;gcn:z=3" -> {"als": "x=1,y=2", "gcn": "z=3"} */
+static json_t *eval_json_generators(const char *list) {
+  json_t *o = json_object();
+  const char *s = list;
+  while (o && *s) {
+    const char *semi = strchr(s, ';'), *colon = strchr(s, ':');
+    size_t len = semi ? (size_t)(semi - s) : strlen(s);
+    if (colon && (size_t)(colon - s) < len) {
+      char kind[32];
+      snprintf(kind, sizeof(kind), "%.*s", (int)(colon - s), s);
+      json_object_set_new(o, kind, json_stringn(colon + 1, len - (size_t)(colon - s) - 1));
+    }
+    s += len;
+    if (*s == ';')
+      s++;
+  }
+  return o;
+}
+
 int eval_write_json(const char *path, const char *split, const eval_result *r, int n) {
   json_t *root = json_object(), *arr = json_array();
   int rc = MR_ENOMEM;
@@ -495,6 +492,11 @@ int eval_write_json(const char *path, const char *split, const eval_result *r, i
     json_object_set_new(o, "validation_ndcg_at_10", json_real(r[i].valid_ndcg));
     json_object_set_new(o, "users", json_integer(r[i].n_users));
     json_object_set_new(o, "params", json_string(r[i].params));
+    json_object_set_new(o, "tune_fits", json_integer(r[i].tune_fits));
+    json_object_set_new(o, "at_edge", eval_json_names(r[i].at_edge));
+    json_object_set_new(o, "at_bound", eval_json_names(r[i].at_bound));
+    if (*r[i].generators)
+      json_object_set_new(o, "generators", eval_json_generators(r[i].generators));
     json_array_append_new(arr, o);
   }
   json_object_set_new(root, "results", arr);

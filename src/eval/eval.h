@@ -34,22 +34,37 @@ void eval_opts_default(eval_opts *o);
 
 typedef struct eval_result {
   char config[48];
-  char params[160]; /* the parameters used for the final fit */
+  char params[1024]; /* the parameters used for the final fit */
   metrics_row m;
   double coverage;
   long n_users;
   double train_seconds;
   double tune_seconds;
-  double valid_ndcg; /* best validation nDCG@k (0 when nothing was tuned) */
+  double valid_ndcg;  /* best validation nDCG@k (0 when nothing was tuned) */
+  int tune_fits;      /* fits the search made (0: nothing tuned, or the cache answered) */
+  char at_edge[256];  /* tuned parameters whose optimum is still on an edge the search could pass */
+  char at_bound[256]; /* ... on a declared bound or a fixed set's end */
+  /* two-stage rows: "kind:params;kind:params" of the generators the final fit used */
+  char generators[4096];
 } eval_result;
 
 /* All known configurations, NULL-terminated. */
 const eval_config *const *eval_all_configs(void);
 
+/* The single-generator configuration of model kind `kind` (its fixed parameters and grid), or
+ * NULL when the table has none: the space two_stage.c tunes a generator in. */
+const eval_config *eval_generator_config(const char *kind);
+
 /* Resolves "all" or a comma-separated list of names into configs (caller frees *out with
  * free()). Unknown names: MR_ENOTFOUND, and err names the first unknown one. */
 int eval_select_configs(const char *list, const eval_config ***out, int *n, char *err,
                         size_t errlen);
+
+/* Searches c's grid (tune.h) on the validation cut of train[0..n_train) that mirrors o->split:
+ * *best holds c's fixed parameters on entry and the chosen ones on return; r gets the
+ * validation nDCG, the fit count and the parameters left on an edge. */
+int eval_tune(const mr_dataset *ds, const eval_opts *o, rec_cache *cache, const eval_config *c,
+              const mr_rating *train, size_t n_train, rec_params *best, eval_result *r);
 
 /* Runs configs[0..n) on ds under o; results[0..n) are filled. */
 int eval_run(const mr_dataset *ds, const eval_opts *o, const eval_config *const *configs, int n,
