@@ -15,31 +15,28 @@
 #include "core/mr_sort.h"
 #include "data/csr.h"
 #include "eval/split.h"
+#include "eval/eval.h"
+#include "eval/tune.h"
 #include "models/model_ops.h"
 #include "rank/cross.h"
 #include "rank/features.h"
 
-/* Generators in bit order of the `gens` parameter, with the parameters `movierec eval` chose on
- * each protocol's validation cut: the temporal ones (user-temporal and global-temporal share the
- * per-user temporal cut) and the random one (docs/EVALUATION.md). */
+/* Generators in bit order of the `gens` parameter. Their parameters are not written here: each
+ * is tuned on the pipeline's own validation cut in the space of its evaluation row
+ * (eval_generator_config), unless the caller gives them ("als.factors=16", see two_stage.h). */
 typedef struct ts_gen_def {
   const char *kind;
-  const char *params_temporal;
-  const char *params_random;
   int feat_slot; /* FEAT_GEN_* column, -1: candidates only */
 } ts_gen_def;
 
 static const ts_gen_def ts_gens[] = {
-    {"als", "factors=64,alpha=0.3,reg=20,iterations=15,cg_steps=3,seed=42",
-     "factors=16,alpha=0.3,reg=20,iterations=15,cg_steps=3,seed=42", FEAT_GEN_ALS},
-    {"gcn", "epochs=30,reg=1e-4,seed=42,lr=0.05,min_rating=3",
-     "epochs=30,reg=1e-4,seed=42,lr=0.03,min_rating=3", FEAT_GEN_GCN},
-    {"content", "wmode=1,dim=64", "wmode=2,dim=64", FEAT_GEN_CONTENT},
-    {"genre", "pop=2,beta=1", "pop=2,beta=1", FEAT_GEN_GENRE},
-    {"itemknn", "k=200,shrink=0,weighting=1", "k=400,shrink=10,weighting=1", FEAT_GEN_ITEMKNN},
-    {"ease", "lambda=400,weighting=0", "lambda=800,weighting=0", FEAT_GEN_EASE},
-    {"gems", "epochs=30,reg=1e-4,seed=42,lr=0.05,min_rating=0,beta=0.3",
-     "epochs=30,reg=1e-4,seed=42,lr=0.03,min_rating=3,beta=0.3", -1},
+    {"als", FEAT_GEN_ALS},
+    {"gcn", FEAT_GEN_GCN},
+    {"content", FEAT_GEN_CONTENT},
+    {"genre", FEAT_GEN_GENRE},
+    {"itemknn", FEAT_GEN_ITEMKNN},
+    {"ease", FEAT_GEN_EASE},
+    {"gems", -1},
 };
 #define TS_N_GEN ((int)(sizeof(ts_gens) / sizeof(ts_gens[0])))
 
@@ -51,7 +48,12 @@ typedef struct ts_state {
   rec_model *gens[TS_N_GEN];
   int owned[TS_N_GEN];
   feat_ctx *feat;
-  ltr_model *ranker;  /* NULL when only the cross ranker was trained */
+  ltr_model *ranker; /* NULL when only the cross ranker was trained */
+  /* the cold-start ranker: LambdaMART trained on the same validation users with their
+   * histories cut to their first 0..cold_max ratings, candidates from gens_mask | cold_gens;
+   * it scores histories of at most cold_max ratings (NULL: the warm ranker does) */
+  ltr_model *cold;
+  int cold_on, cold_max, cold_gens;
   cross_model *cross; /* NULL when not trained */
   int rankers;        /* TS_RANKER_* bits of the rankers trained */
   int which;          /* the ranker that scores by default: TS_RANKER_LTR or TS_RANKER_CROSS */
@@ -61,7 +63,8 @@ typedef struct ts_state {
   int binary_labels;
   int rank_users;     /* at most about this many users' groups train the ranker; 0: all */
   uint64_t rank_seed; /* which users: a hash of (seed, user), independent of thread count */
-  int genset;         /* 0: generator parameters from the temporal cut, 1: from the random cut */
+  rec_params gen_params[TS_N_GEN]; /* each generator's parameters (given or tuned) */
+  int gen_tuned[TS_N_GEN];         /* 1 when tuned here on the validation cut */
   int32_t n_users, n_items;
   ts_fit_stats stats;
   /* spare serving buffers: a request takes one and gives it back (they are ~100 KB, and
@@ -120,9 +123,9 @@ static int ts_buf_create(const ts_state *s, ts_buf **out) {
   if (!b)
     return MR_ENOMEM;
   int n = s->n_items, nf = feat_count();
-  int n_gens = 0;
+  int n_gens = 0, mask = s->gens_mask | (s->cold_on ? s->cold_gens : 0);
   for (int g = 0; g < TS_N_GEN; g++)
-    n_gens += (s->gens_mask >> g) & 1;
+    n_gens += (mask >> g) & 1;
   b->max_cands = s->per_gen * n_gens < n ? s->per_gen * n_gens : n;
   int ok = 1;
   for (int g = 0; g < TS_N_GEN; g++)
@@ -170,21 +173,35 @@ static void ts_buf_give(ts_state *s, ts_buf *b) {
   pthread_mutex_unlock(&s->pool_mu);
 }
 
-/* Whether generator g must score every movie: it proposes candidates, or it is ALS. */
-static int ts_full_scores(const ts_state *s, int g) {
-  return g == 0 || ((s->gens_mask >> g) & 1);
+/* The generators proposing candidates for a row: gens_mask, and the cold ones for a short
+ * history scored by the cold ranker. */
+static int ts_propose_mask(const ts_state *s, int cold_row) {
+  return s->gens_mask | (cold_row ? s->cold_gens : 0);
 }
 
-/* Whether generator g is fitted: ALS, the proposing ones and the feature ones. */
+/* Whether generator g must score every movie: it proposes candidates, or it is ALS. */
+static int ts_full_scores(int mask, int g) {
+  return g == 0 || ((mask >> g) & 1);
+}
+
+/* Whether generator g is fitted: ALS, the proposing ones (warm and cold) and the fgens ones
+ * (for their feature column, or gems, which has none, for the serving's hidden-gems section). */
 static int ts_wanted(const ts_state *s, int g) {
-  return g == 0 || (((s->gens_mask | s->fgens_mask) >> g) & 1);
+  int propose = s->gens_mask | (s->cold_on ? s->cold_gens : 0);
+  return g == 0 || (((propose | s->fgens_mask) >> g) & 1);
+}
+
+/* Whether a request is a cold row: a history (user < 0) short enough for the cold ranker. */
+static int ts_cold_row(const ts_state *s, int32_t user, int n_h) {
+  return s->cold && user < 0 && n_h <= s->cold_max;
 }
 
 /* Scores, candidates and features for one user (dense index, or -1 with a history). Fills
  * b->cands[0..*n_cands) and b->x. */
 static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_t *h_items,
-                        const float *h_ratings, int n_h, int64_t ref_ts, int *n_cands,
+                        const float *h_ratings, int n_h, int64_t ref_ts, int cold_row, int *n_cands,
                         ts_serve_split *split) {
+  const int mask = ts_propose_mask(s, cold_row);
   double t0 = split ? ts_now() : 0;
   const int32_t *hist;
   int64_t nh;
@@ -198,7 +215,7 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
   /* stage 1 needs every score of the proposing generators (and ALS, the order behind the
    * candidates); feature-only generators are scored at the candidates further down */
   for (int g = 0; g < TS_N_GEN; g++) {
-    if (!s->gens[g] || !ts_full_scores(s, g))
+    if (!s->gens[g] || !ts_full_scores(mask, g))
       continue;
     rc = user >= 0
              ? rec_score_user(s->gens[g], user, b->scores[g])
@@ -210,7 +227,7 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
     b->flag[hist[k]] = 1;
   int nc = 0;
   for (int g = 0; g < TS_N_GEN; g++) {
-    if (!((s->gens_mask >> g) & 1) || !s->gens[g])
+    if (!((mask >> g) & 1) || !s->gens[g])
       continue;
     int got = rec_top_n(b->scores[g], s->n_items, b->flag, s->per_gen, b->top, NULL);
     for (int k = 0; k < got; k++) {
@@ -236,7 +253,7 @@ static int ts_user_rows(const ts_state *s, ts_buf *b, int32_t user, const int32_
     b->flag[b->cands[c]] = 0;
   double t1 = split ? ts_now() : 0;
   for (int g = 0; g < TS_N_GEN; g++) {
-    if (!s->gens[g] || ts_full_scores(s, g) || ts_gens[g].feat_slot < 0)
+    if (!s->gens[g] || ts_full_scores(mask, g) || ts_gens[g].feat_slot < 0)
       continue;
     rc = rec_score_items(s->gens[g], user, h_items, h_ratings, n_h, ref_ts, b->cands, nc, b->y,
                          b->scores[g]);
@@ -298,20 +315,54 @@ static int ts_cross_predict(const ts_state *s, ts_buf *b, int32_t user, const in
   return cross_predict(s->cross, b->cws, &g, b->pred);
 }
 
-/* Fits (or takes from the cache) every registered generator on d. Kinds not registered are
- * skipped (their feature columns stay missing). */
+/* The caller's parameters of generator kind (names "kind.param" in p), overlaid on the kind's
+ * fixed evaluation parameters; 0 in *given when p names none of them. */
+static int ts_given_params(const rec_params *p, const char *kind, rec_params *out, int *given) {
+  const eval_config *c = eval_generator_config(kind);
+  int rc = rec_params_parse(c ? c->params : "", out);
+  size_t kl = strlen(kind);
+  *given = 0;
+  for (int i = 0; !rc && i < p->n; i++)
+    if (!strncmp(p->kv[i].name, kind, kl) && p->kv[i].name[kl] == '.') {
+      rc = rec_params_set(out, p->kv[i].name + kl + 1, p->kv[i].value);
+      *given = 1;
+    }
+  return rc;
+}
+
+/* Each wanted generator's parameters: given by the caller, else (tune != 0) searched in its
+ * evaluation space on the cut (train part d1, validation ratings valid), else its fixed ones. */
+static int ts_choose_params(ts_state *s, const rec_params *p, const rec_train_data *d1,
+                            const csr *valid, int tune) {
+  for (int g = 0; g < TS_N_GEN; g++) {
+    int given = 0, rc;
+    s->gen_tuned[g] = 0;
+    if (!ts_wanted(s, g))
+      continue;
+    if ((rc = ts_given_params(p, ts_gens[g].kind, &s->gen_params[g], &given)))
+      return rc;
+    const eval_config *c = eval_generator_config(ts_gens[g].kind);
+    if (given || !tune || !c || !c->grid || !*c->grid)
+      continue;
+    tune_cut cut = {d1, valid, 10};
+    tune_result t;
+    if ((rc = tune_search(ts_gens[g].kind, &s->gen_params[g], c->grid, &cut, 0, NULL, &t)))
+      return rc;
+    s->gen_params[g] = t.best;
+    s->gen_tuned[g] = 1;
+  }
+  return MR_OK;
+}
+
+/* Fits (or takes from the cache) every wanted generator on d with its chosen parameters. Kinds
+ * not registered are skipped (their feature columns stay missing). */
 static int ts_fit_generators(ts_state *s, const rec_train_data *d) {
   for (int g = 0; g < TS_N_GEN; g++) {
-    rec_params p;
     if (!ts_wanted(s, g)) {
       s->gens[g] = NULL;
       continue;
     }
-    int rc =
-        rec_params_parse(s->genset ? ts_gens[g].params_random : ts_gens[g].params_temporal, &p);
-    if (rc)
-      return rc;
-    rc = rec_fit_cached(d->cache, ts_gens[g].kind, &p, d, &s->gens[g]);
+    int rc = rec_fit_cached(d->cache, ts_gens[g].kind, &s->gen_params[g], d, &s->gens[g]);
     if (rc == MR_ENOTFOUND) {
       s->gens[g] = NULL;
       continue;
@@ -385,7 +436,7 @@ static int ts_build_groups(const ts_state *s, const csr *target, ts_group *group
           !ts_rank_user(s, u, target->n_rows))
         continue;
       int nc = 0;
-      int rc = ts_user_rows(s, b, u, NULL, NULL, 0, REC_REF_END, &nc, NULL);
+      int rc = ts_user_rows(s, b, u, NULL, NULL, 0, REC_REF_END, 0, &nc, NULL);
       if (rc) {
 #pragma omp atomic write
         failed = rc;
@@ -430,21 +481,25 @@ static int ts_build_groups(const ts_state *s, const csr *target, ts_group *group
   return failed;
 }
 
-/* Concatenates the groups of users whose hash bucket matches `valid` (1 = the early-stopping
- * fifth, 0 = the rest) into d (malloc'ed x, y, group sizes). */
-static int ts_concat(const ts_group *groups, int32_t n_users, uint64_t seed, int valid, ltr_data *d,
-                     float **x, float **y, uint32_t **gs) {
+/* Whether user u's groups are in the held-out fifth (early stopping, the cross ranker's epoch). */
+static int ts_held_out(uint64_t seed, int32_t u) {
+  uint64_t h = seed ^ (uint64_t)u;
+  return mr_splitmix64(&h) % 5 == 0;
+}
+
+/* Concatenates groups[0..n) (per_user consecutive entries per user) whose user's hash bucket
+ * matches `valid` (1 = the held-out fifth, 0 = the rest, -1 = every group) into d (malloc'ed x,
+ * y, group sizes). */
+static int ts_concat(const ts_group *groups, int32_t n, int per_user, uint64_t seed, int valid,
+                     ltr_data *d, float **x, float **y, uint32_t **gs) {
   int nf = feat_count();
   int64_t rows = 0;
   int n_groups = 0;
-  for (int32_t u = 0; u < n_users; u++) {
-    uint64_t h = seed ^ (uint64_t)u;
-    int is_valid = mr_splitmix64(&h) % 5 == 0;
-    if (groups[u].n && is_valid == valid) {
-      rows += groups[u].n;
+  for (int32_t i = 0; i < n; i++)
+    if (groups[i].n && (valid < 0 || ts_held_out(seed, i / per_user) == valid)) {
+      rows += groups[i].n;
       n_groups++;
     }
-  }
   *x = malloc(((size_t)rows + 1) * (size_t)nf * sizeof(float));
   *y = malloc(((size_t)rows + 1) * sizeof(float));
   *gs = malloc(((size_t)n_groups + 1) * sizeof(uint32_t));
@@ -452,18 +507,116 @@ static int ts_concat(const ts_group *groups, int32_t n_users, uint64_t seed, int
     return MR_ENOMEM;
   int64_t r = 0;
   int g = 0;
-  for (int32_t u = 0; u < n_users; u++) {
-    uint64_t h = seed ^ (uint64_t)u;
-    int is_valid = mr_splitmix64(&h) % 5 == 0;
-    if (!groups[u].n || is_valid != valid)
+  for (int32_t i = 0; i < n; i++) {
+    if (!groups[i].n || (valid >= 0 && ts_held_out(seed, i / per_user) != valid))
       continue;
-    memcpy(*x + (size_t)r * nf, groups[u].x, (size_t)groups[u].n * (size_t)nf * sizeof(float));
-    memcpy(*y + r, groups[u].y, (size_t)groups[u].n * sizeof(float));
-    (*gs)[g++] = (uint32_t)groups[u].n;
-    r += groups[u].n;
+    memcpy(*x + (size_t)r * nf, groups[i].x, (size_t)groups[i].n * (size_t)nf * sizeof(float));
+    memcpy(*y + r, groups[i].y, (size_t)groups[i].n * sizeof(float));
+    (*gs)[g++] = (uint32_t)groups[i].n;
+    r += groups[i].n;
   }
   *d = (ltr_data){*x, *y, *gs, rows, nf, n_groups};
   return MR_OK;
+}
+
+/* History lengths the cold-start ranker learns from (a new user's first ratings). */
+static const int ts_cold_levels[] = {0, 1, 3, 5};
+#define TS_N_COLD ((int)(sizeof(ts_cold_levels) / sizeof(ts_cold_levels[0])))
+
+/* Cold-start groups: for every validation user with labels, their T minus V history cut to its
+ * first k ratings (k in ts_cold_levels, at most cold_max), scored as a history as of the user's
+ * reference time with the cold candidates; groups[u * TS_N_COLD + l]. */
+static int ts_build_cold_groups(const ts_state *s, const csr *target, ts_group *groups) {
+  int failed = MR_OK;
+  int nf = feat_count();
+#pragma omp parallel
+  {
+    ts_buf *b = NULL;
+    int32_t hi[8];
+    float hr[8];
+    if (ts_buf_create(s, &b)) {
+#pragma omp atomic write
+      failed = MR_ENOMEM;
+    }
+#pragma omp for schedule(dynamic, 8)
+    for (int32_t u = 0; u < target->n_rows; u++) {
+      if (!b || failed || target->indptr[u + 1] == target->indptr[u] ||
+          !ts_rank_user(s, u, target->n_rows))
+        continue;
+      const int32_t *hist;
+      int64_t nh;
+      feat_history(s->feat, u, &hist, &nh);
+      int64_t ref = feat_ref_per_user(s->feat) ? feat_user_ref_time(s->feat, u) : REC_REF_END;
+      for (int l = 0; l < TS_N_COLD; l++) {
+        int k = ts_cold_levels[l];
+        if (k > s->cold_max || k > nh || k > 8)
+          continue;
+        for (int j = 0; j < k; j++) {
+          hi[j] = hist[j];
+          hr[j] = csr_get(s->hist_ui, u, hist[j]);
+        }
+        int nc = 0, rc = ts_user_rows(s, b, -1, hi, hr, k, ref, 1, &nc, NULL);
+        if (rc) {
+#pragma omp atomic write
+          failed = rc;
+          break;
+        }
+        float pos = 0;
+        for (int c = 0; c < nc; c++) {
+          float r = csr_get(target, u, b->cands[c]);
+          b->y[c] = s->binary_labels ? (r > 0) : r;
+          pos += b->y[c];
+        }
+        if (pos <= 0)
+          continue;
+        ts_group *g = &groups[(size_t)u * TS_N_COLD + l];
+        g->x = malloc((size_t)nc * (size_t)nf * sizeof(float));
+        g->y = malloc((size_t)nc * sizeof(float));
+        if (!g->x || !g->y) {
+#pragma omp atomic write
+          failed = MR_ENOMEM;
+          break;
+        }
+        memcpy(g->x, b->x, (size_t)nc * (size_t)nf * sizeof(float));
+        memcpy(g->y, b->y, (size_t)nc * sizeof(float));
+        g->n = nc;
+      }
+    }
+    ts_buf_free(b);
+  }
+  return failed;
+}
+
+/* Trains the cold-start ranker with the warm ranker's settings o on every cold group. */
+static int ts_train_cold(ts_state *s, const ltr_opts *o, const csr *labels) {
+  size_t n = (size_t)labels->n_rows * TS_N_COLD;
+  ts_group *groups = calloc(n + 1, sizeof(*groups));
+  float *x = NULL, *y = NULL;
+  uint32_t *gs = NULL;
+  ltr_data d;
+  char err[512] = "";
+  int rc = groups ? MR_OK : MR_ENOMEM;
+  if (!rc)
+    rc = ts_build_cold_groups(s, labels, groups);
+  if (!rc)
+    rc = ts_concat(groups, (int32_t)n, TS_N_COLD, o->seed, -1, &d, &x, &y, &gs);
+  if (!rc && d.n_groups == 0)
+    rc = MR_EEMPTY;
+  if (!rc) {
+    ltr_opts co = *o;
+    co.early_stopping = 0;
+    rc = ltr_train(&co, &d, NULL, feat_names(), &s->cold, err, sizeof(err));
+    s->stats.cold_groups = d.n_groups;
+  }
+  for (size_t i = 0; groups && i < n; i++) {
+    free(groups[i].x);
+    free(groups[i].y);
+  }
+  free(groups);
+  free(x);
+  free(y);
+  free(gs);
+  return rc;
 }
 
 static void ts_free(void *state) {
@@ -479,6 +632,7 @@ static void ts_free(void *state) {
   ts_release_generators(s);
   feat_ctx_free(s->feat);
   ltr_free(s->ranker);
+  ltr_free(s->cold);
   cross_free(s->cross);
   free(s);
 }
@@ -595,8 +749,11 @@ static int ts_train_ranker(ts_state *s, const rec_params *p, const csr *labels) 
   o.eta = (float)rec_params_get(p, "eta", 0.1);
   o.early_stopping = (int)rec_params_get(p, "early_stop", 0);
   o.seed = (uint64_t)rec_params_get(p, "seed", 42);
-  if ((rc = ts_concat(groups, labels->n_rows, o.seed, 0, &td, &tx, &ty, &tg)) ||
-      (rc = ts_concat(groups, labels->n_rows, o.seed, 1, &vd, &vx, &vy, &vg)))
+  /* without early stopping the held-out fifth trains LambdaMART too (the cross ranker still
+   * holds it out to pick its epoch) */
+  if ((rc = ts_concat(groups, labels->n_rows, 1, o.seed, o.early_stopping ? 0 : -1, &td, &tx, &ty,
+                      &tg)) ||
+      (rc = ts_concat(groups, labels->n_rows, 1, o.seed, 1, &vd, &vx, &vy, &vg)))
     goto done;
   s->stats.features_seconds = ts_now() - t0;
   s->stats.train_groups = td.n_groups;
@@ -607,13 +764,19 @@ static int ts_train_ranker(ts_state *s, const rec_params *p, const csr *labels) 
   }
   if (s->rankers & TS_RANKER_LTR) {
     t0 = ts_now();
-    rc = ltr_train(&o, &td, vd.n_groups ? &vd : NULL, feat_names(), &s->ranker, err, sizeof(err));
+    rc = ltr_train(&o, &td, o.early_stopping && vd.n_groups ? &vd : NULL, feat_names(), &s->ranker,
+                   err, sizeof(err));
     s->stats.ranker_seconds = ts_now() - t0;
     if (rc)
       goto done;
     s->stats.trees = ltr_n_trees(s->ranker);
   }
-  if (s->rankers & TS_RANKER_CROSS)
+  if (!rc && s->cold_on && (s->rankers & TS_RANKER_LTR)) {
+    t0 = ts_now();
+    rc = ts_train_cold(s, &o, labels);
+    s->stats.ranker_seconds += ts_now() - t0;
+  }
+  if (!rc && (s->rankers & TS_RANKER_CROSS))
     rc = ts_train_cross(s, p, groups, labels->n_rows, o.seed);
 done:
   for (int32_t u = 0; u < labels->n_rows; u++) {
@@ -648,8 +811,11 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
   s->per_gen = (int)rec_params_get(p, "per_gen", 100);
   s->fgens_mask = (int)rec_params_get(p, "fgens", (1 << TS_N_GEN) - 1);
   s->drop = (int)rec_params_get(p, "drop", 0);
+  int tune_gens = (int)rec_params_get(p, "tune_gens", 1);
+  s->cold_on = (int)rec_params_get(p, "cold", 0) != 0;
+  s->cold_max = (int)rec_params_get(p, "cold_max", 5);
+  s->cold_gens = (int)rec_params_get(p, "cold_gens", 8);
   s->binary_labels = rec_params_get(p, "label", 1) == 1;
-  s->genset = (int)rec_params_get(p, "genset", 0) == 1;
   s->rank_users = (int)rec_params_get(p, "rank_users", 0);
   int ranker = (int)rec_params_get(p, "ranker", 0);
   s->rankers = ranker == 0   ? TS_RANKER_LTR
@@ -660,7 +826,8 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
   s->rank_seed = seed ^ 0x72616e6bULL;
   if (!d->ds || ranker < 0 || ranker > 2 || s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) ||
       s->fgens_mask < 0 || s->fgens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 ||
-      s->per_gen > s->n_items || s->rank_users < 0) {
+      s->per_gen > s->n_items || s->rank_users < 0 || s->cold_max < 0 || s->cold_max > 8 ||
+      s->cold_gens < 0 || s->cold_gens >= (1 << TS_N_GEN)) {
     rc = MR_EINVAL;
     goto fail;
   }
@@ -679,9 +846,11 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
                        .iu = iu1,
                        .cache = d->cache,
                        .protocol = d->protocol};
-  /* 2. generators and features on T minus V, ranker on V's candidates */
+  /* 2. generators tuned on (T minus V -> V), fitted with features on T minus V; the ranker on
+   * V's candidates */
   s->hist_ui = ui1;
-  if ((rc = ts_fit_generators(s, &d1)) || (rc = ts_build_feat(s, &d1, rec_ref_per_user(&d1))))
+  if ((rc = ts_choose_params(s, p, &d1, labels, tune_gens)) || (rc = ts_fit_generators(s, &d1)) ||
+      (rc = ts_build_feat(s, &d1, rec_ref_per_user(&d1))))
     goto fail;
   s->stats.generators_seconds = ts_now() - t0;
   if ((rc = ts_train_ranker(s, p, labels)))
@@ -717,14 +886,15 @@ static int ts_rank(const ts_state *s, ts_buf *b, int which, int32_t user, const 
     return MR_EINVAL;
   if ((which == TS_RANKER_LTR && !s->ranker) || (which == TS_RANKER_CROSS && !s->cross))
     return MR_ENOTFOUND;
-  int rc = ts_user_rows(s, b, user, items, ratings, n, ref_ts, nc, split);
+  int cold = which == TS_RANKER_LTR && ts_cold_row(s, user, n);
+  int rc = ts_user_rows(s, b, user, items, ratings, n, ref_ts, cold, nc, split);
   if (rc)
     return rc;
   double t0 = split ? ts_now() : 0;
   if (which == TS_RANKER_CROSS)
     rc = ts_cross_predict(s, b, user, items, ratings, n, *nc);
   else
-    ltr_predict(s->ranker, b->x, *nc, b->pred);
+    ltr_predict(cold ? s->cold : s->ranker, b->x, *nc, b->pred);
   if (split && !rc) {
     split->ranker_us += (ts_now() - t0) * 1e6;
     split->candidates += *nc;
@@ -822,36 +992,47 @@ int ts_save_parts(const rec_model *m, const char *dir) {
   int rc;
   if (!s)
     return MR_EINVAL;
-  json_t *gens = json_array();
-  if (!gens)
+  json_t *gens = json_array(), *gparams = json_object();
+  if (!gens || !gparams) {
+    json_decref(gens);
+    json_decref(gparams);
     return MR_ENOMEM;
+  }
   for (int g = 0; g < TS_N_GEN; g++) {
     if (!s->gens[g])
       continue;
     snprintf(path, sizeof(path), "%s/%s.bin", dir, ts_gens[g].kind);
     if ((rc = rec_save(s->gens[g], path))) {
       json_decref(gens);
+      json_decref(gparams);
       return rc;
     }
+    char buf[1024];
+    rec_params_format(&s->gen_params[g], buf, sizeof(buf));
     json_array_append_new(gens, json_string(ts_gens[g].kind));
+    json_object_set_new(gparams, ts_gens[g].kind,
+                        json_pack("{s:s, s:b}", "params", buf, "tuned", s->gen_tuned[g]));
   }
   snprintf(path, sizeof(path), "%s/ranker.bin", dir);
-  if (s->ranker && (rc = ltr_save(s->ranker, path))) {
+  if ((s->ranker && (rc = ltr_save(s->ranker, path))) ||
+      (snprintf(path, sizeof(path), "%s/cold_ranker.bin", dir),
+       s->cold && (rc = ltr_save(s->cold, path))) ||
+      (snprintf(path, sizeof(path), "%s/cross.bin", dir),
+       s->cross && (rc = cross_save(s->cross, path)))) {
     json_decref(gens);
+    json_decref(gparams);
     return rc;
   }
-  snprintf(path, sizeof(path), "%s/cross.bin", dir);
-  if (s->cross && (rc = cross_save(s->cross, path))) {
-    json_decref(gens);
-    return rc;
-  }
-  json_t *root =
-      json_pack("{s:i, s:i, s:i, s:i, s:i, s:o, s:i, s:s}", "gens", s->gens_mask, "fgens",
-                s->fgens_mask, "per_gen", s->per_gen, "drop", s->drop, "label", s->binary_labels,
-                "generators", gens, "trees", s->ranker ? ltr_n_trees(s->ranker) : 0, "ranker",
-                s->which == TS_RANKER_CROSS ? "cross" : "ltr");
+  json_t *root = json_pack("{s:i, s:i, s:i, s:i, s:i, s:o, s:o, s:i, s:s}", "gens", s->gens_mask,
+                           "fgens", s->fgens_mask, "per_gen", s->per_gen, "drop", s->drop, "label",
+                           s->binary_labels, "generators", gens, "generator_params", gparams,
+                           "trees", s->ranker ? ltr_n_trees(s->ranker) : 0, "ranker",
+                           s->which == TS_RANKER_CROSS ? "cross" : "ltr");
   if (!root)
     return MR_ENOMEM;
+  if (s->cold)
+    json_object_set_new(root, "cold",
+                        json_pack("{s:i, s:i}", "max_history", s->cold_max, "gens", s->cold_gens));
   snprintf(path, sizeof(path), "%s/two_stage.json", dir);
   rc = json_dump_file(root, path, JSON_INDENT(2)) ? MR_EIO : MR_OK;
   json_decref(root);
@@ -886,9 +1067,29 @@ int ts_load_parts(const char *dir, const rec_train_data *history, rec_model **ou
   s->binary_labels = (int)json_integer_value(json_object_get(root, "label"));
   const char *which = json_string_value(json_object_get(root, "ranker"));
   s->which = which && !strcmp(which, "cross") ? TS_RANKER_CROSS : TS_RANKER_LTR;
+  json_t *cold = json_object_get(root, "cold"); /* a cold-start ranker (cold_ranker.bin) */
+  if (cold) {
+    s->cold_on = 1;
+    s->cold_max = (int)json_integer_value(json_object_get(cold, "max_history"));
+    s->cold_gens = (int)json_integer_value(json_object_get(cold, "gens"));
+  }
+  /* the generators' parameters, for what the version reports (absent in older versions) */
+  json_t *gp = json_object_get(root, "generator_params");
+  for (int g = 0; g < TS_N_GEN && gp; g++) {
+    json_t *e = json_object_get(gp, ts_gens[g].kind);
+    const char *text = json_string_value(json_object_get(e, "params"));
+    if (text && rec_params_parse(text, &s->gen_params[g]) != MR_OK) {
+      rec_set_err(err, errlen, "%s: bad parameters of %s", path, ts_gens[g].kind);
+      json_decref(root);
+      rc = MR_EFORMAT;
+      goto fail;
+    }
+    s->gen_tuned[g] = json_is_true(json_object_get(e, "tuned"));
+  }
   json_decref(root);
   if (s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) || s->fgens_mask < 0 ||
-      s->fgens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 || s->per_gen > s->n_items) {
+      s->fgens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 || s->per_gen > s->n_items ||
+      s->cold_max < 0 || s->cold_max > 8 || s->cold_gens < 0 || s->cold_gens >= (1 << TS_N_GEN)) {
     rec_set_err(err, errlen, "%s: bad parameters", path);
     rc = MR_EFORMAT;
     goto fail;
@@ -921,6 +1122,17 @@ int ts_load_parts(const char *dir, const rec_train_data *history, rec_model **ou
     rc = MR_OK;
   if (rc)
     goto fail;
+  if (s->cold_on) {
+    snprintf(path, sizeof(path), "%s/cold_ranker.bin", dir);
+    if ((rc = ltr_load(path, &s->cold, err, errlen)))
+      goto fail;
+    if (ltr_n_features(s->cold) != feat_count()) {
+      rec_set_err(err, errlen, "%s: %d features, this build computes %d", path,
+                  ltr_n_features(s->cold), feat_count());
+      rc = MR_EFORMAT;
+      goto fail;
+    }
+  }
   snprintf(path, sizeof(path), "%s/cross.bin", dir);
   rc = cross_load(path, &s->cross, err, errlen);
   if (rc == MR_ENOTFOUND && s->which == TS_RANKER_LTR)
@@ -953,6 +1165,25 @@ fail:
   return rc;
 }
 
+int ts_generator_params(const rec_model *m, char *buf, size_t len) {
+  const ts_state *s = rec_state_of(m, "two_stage");
+  if (!s || !buf || !len)
+    return MR_EINVAL;
+  size_t used = 0;
+  buf[0] = '\0';
+  for (int g = 0; g < TS_N_GEN; g++) {
+    if (!s->gens[g])
+      continue;
+    char p[1024];
+    rec_params_format(&s->gen_params[g], p, sizeof(p));
+    int w = snprintf(buf + used, len - used, "%s%s:%s", used ? ";" : "", ts_gens[g].kind, p);
+    if (w < 0 || (size_t)w >= len - used)
+      return MR_ERANGE;
+    used += (size_t)w;
+  }
+  return MR_OK;
+}
+
 const ltr_model *ts_ranker(const rec_model *m) {
   const ts_state *s = rec_state_of(m, "two_stage");
   return s ? s->ranker : NULL;
@@ -972,6 +1203,7 @@ int ts_has_ranker(const rec_model *m, int which) {
     return 0;
   return which == TS_RANKER_LTR     ? s->ranker != NULL
          : which == TS_RANKER_CROSS ? s->cross != NULL
+         : which == TS_RANKER_COLD  ? s->cold != NULL
                                     : 0;
 }
 

@@ -8,15 +8,23 @@
  *   gens      bitmask of candidate generators (1 als, 2 gcn, 4 content, 8 genre, 16 itemknn,
  *             32 ease, 64 gems); default 1
  *   per_gen   candidates taken from each generator (default 100)
- *   fgens     bitmask of the generators fitted for their feature columns (default all; ALS
- *             and the `gens` ones are always fitted); the others' columns stay missing
+ *   fgens     bitmask of the generators fitted besides ALS and the `gens` ones (default all):
+ *             for their feature columns (the others' stay missing), and gems, which has no
+ *             column, for the serving's hidden-gems section (TS_FGENS_FEATURES leaves it out)
  *   drop      feature groups blanked out (FEAT_GROUP_* bits), for ablations (default 0)
  *   label     1: binary labels (rated or not; the default, chosen on validation), 0: graded
- *   genset    0: generator parameters chosen on the temporal validation cut (default),
- *             1: those chosen on the random cut
+ *   KIND.NAME a generator's parameter (e.g. als.factors=16); a generator with none given is
+ *             tuned on the validation cut V of step 1 in its evaluation space
+ *             (eval_generator_config), the same search `movierec eval` runs for its own row
+ *   tune_gens 1 (default): tune as above; 0: generators without given parameters take their
+ *             evaluation row's fixed parameters and their own defaults
  *   rank_users  train the ranker on the validation groups of about this many users, a seeded
  *             sample (0 = every user, the default); for large data (bench/bench_scale.c)
  *   trees, depth, eta, early_stop   ranker settings (150, 6, 0.1, 0 = off)
+ *   cold      1: also train the cold-start ranker (LambdaMART on the validation users'
+ *             histories cut to their first 0, 1, 3, 5 ratings), which then scores every history
+ *             of at most cold_max (5) ratings, with candidates from gens | cold_gens (default 8:
+ *             genre, which ranks an empty history by quality and as-of popularity); default 0
  *   ranker    0: LambdaMART (default), 1: the neural cross ranker (rank/cross.h) alone,
  *             2: both trained on the same candidates, LambdaMART scoring unless asked otherwise
  *   cross_dim, cross_hidden, cross_epochs, cross_lr, cross_l2   cross ranker settings (32, 64,
@@ -24,6 +32,9 @@
  *   seed      (default 42) */
 #ifndef MR_TWO_STAGE_H
 #define MR_TWO_STAGE_H
+
+/* fgens for a pipeline that is only scored (evaluation): every feature generator, not gems. */
+#define TS_FGENS_FEATURES "fgens=63"
 
 #include "models/model.h"
 #include "rank/ltr.h"
@@ -37,10 +48,12 @@ typedef struct ts_fit_stats {
   int trees;
   int cross_epochs;        /* epochs of the kept cross ranker parameters */
   double cross_valid_ndcg; /* its held-out nDCG@10 on the validation-cut groups */
+  long cold_groups;        /* groups behind the cold-start ranker (0: none) */
 } ts_fit_stats;
 
-/* Rankers, as bits of what was trained. */
-enum { TS_RANKER_LTR = 1, TS_RANKER_CROSS = 2 };
+/* Rankers, as bits of what was trained. TS_RANKER_COLD (the cold-start ranker) is asked about
+ * with ts_has_ranker only: it scores short histories whenever LambdaMART is asked for. */
+enum { TS_RANKER_LTR = 1, TS_RANKER_CROSS = 2, TS_RANKER_COLD = 4 };
 
 /* Writes a fitted two-stage model as parts into the existing directory dir: one model file per
  * generator (<kind>.bin), ranker.bin (LambdaMART) and/or cross.bin (cross ranker), and
@@ -52,6 +65,10 @@ int ts_save_parts(const rec_model *m, const char *dir);
  * model). err names the file that failed. */
 int ts_load_parts(const char *dir, const rec_train_data *history, rec_model **out, char *err,
                   size_t errlen);
+
+/* The generators' parameters as "kind:p=v,...;kind:..." (the fitted ones, in bit order) into
+ * buf. MR_ERANGE when buf is too small. */
+int ts_generator_params(const rec_model *m, char *buf, size_t len);
 
 /* Whether the model has the ranker which (TS_RANKER_LTR or TS_RANKER_CROSS). */
 int ts_has_ranker(const rec_model *m, int which);

@@ -349,6 +349,14 @@ fail:
   return rc;
 }
 
+int feat_ref_per_user(const feat_ctx *c) {
+  return c->per_user_ref;
+}
+
+int64_t feat_user_ref_time(const feat_ctx *c, int32_t u) {
+  return u >= 0 && u < c->n_users ? feat_user_ref(c, u) : c->latest_ts;
+}
+
 void feat_history(const feat_ctx *c, int32_t user, const int32_t **items, int64_t *n) {
   if (user < 0 || user >= c->n_users) {
     *items = NULL;

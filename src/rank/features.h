@@ -60,6 +60,12 @@ int feat_ctx_create(const mr_dataset *ds, const mr_rating *ratings, size_t n, co
                     feat_ctx **out);
 void feat_ctx_free(feat_ctx *c);
 
+/* Whether training users' reference times are their latest ratings (per_user_ref at create). */
+int feat_ref_per_user(const feat_ctx *c);
+/* Training user u's reference time: their latest rating under per-user times, else the end of
+ * the history. */
+int64_t feat_user_ref_time(const feat_ctx *c, int32_t u);
+
 /* A user's history in the context (items in (ts, item) order); borrowed from c. */
 void feat_history(const feat_ctx *c, int32_t user, const int32_t **items, int64_t *n);
 
