@@ -8,19 +8,24 @@
 #include "core/mr_error.h"
 #include "core/mr_rng.h"
 #include "data/csr.h"
+#include "pipeline/two_stage.h"
 
 static const int cold_levels[COLD_N_LEVELS] = {0, 1, 3, 5};
 
-static const eval_config cold_cfg_genre = {"genre", "genre", "", NULL, "genre x weighted rating"};
-static const eval_config cold_cfg_pop = {"pop", "pop", "", NULL, "most rated"};
+/* Rows: the baselines, the generators tuned on the warm data's validation cut (their evaluation
+ * rows' spaces), and the serving pipeline with its cold-start ranker (two_stage.h, cold=1): the
+ * path the API takes for a new user. */
+static const eval_config cold_cfg_pop = {"pop", "pop", "", NULL,
+                                         "most rated, as of the user's time"};
+static const eval_config cold_cfg_genre = {"genre", "genre", NULL, NULL, "genre x weighted rating"};
 static const eval_config cold_cfg_als = {
-    "als_fold_in", "als", "factors=64,alpha=0.3,reg=20,iterations=15,cg_steps=3,seed=42", NULL,
+    "als_fold_in", "als", NULL, NULL,
     "ALS, the new user's vector folded in from the short history"};
-static const eval_config cold_cfg_ts_genre = {"two_stage_ltr_genre", "two_stage",
-                                              "gens=8,per_gen=150", NULL,
-                                              "LambdaMART over genre candidates"};
-static const eval_config *const cold_cfgs[] = {&cold_cfg_genre, &cold_cfg_pop, &cold_cfg_als,
-                                               &cold_cfg_ts_genre, NULL};
+static const eval_config cold_cfg_ts = {"two_stage_cold", "two_stage",
+                                        "gens=1,per_gen=150,cold=1," TS_FGENS_FEATURES, NULL,
+                                        "the serving pipeline with its cold-start ranker"};
+static const eval_config *const cold_cfgs[] = {&cold_cfg_pop, &cold_cfg_genre, &cold_cfg_als,
+                                               &cold_cfg_ts, NULL};
 
 const eval_config *const *cold_configs(void) {
   return cold_cfgs;
@@ -90,8 +95,19 @@ int cold_run(const mr_dataset *ds, const eval_opts *o, cold_result *results, int
   for (int c = 0; cold_cfgs[c]; c++) {
     rec_params p;
     rec_model *m = NULL;
-    if ((rc = rec_params_parse(cold_cfgs[c]->params, &p)) ||
-        (rc = rec_fit(cold_cfgs[c]->kind, &p, &d, &m)))
+    const eval_config *space =
+        cold_cfgs[c]->params ? cold_cfgs[c] : eval_generator_config(cold_cfgs[c]->kind);
+    if ((rc = rec_params_parse(space ? space->params : "", &p)))
+      goto done;
+    if (o->tune && space && space->grid && *space->grid) {
+      eval_result tr;
+      memset(&tr, 0, sizeof(tr));
+      if ((rc = eval_tune(ds, o, cache, space, warm, n_warm, &p, &tr)))
+        goto done;
+    } else if (!o->tune) {
+      rec_params_set(&p, "tune_gens", 0);
+    }
+    if ((rc = rec_fit(cold_cfgs[c]->kind, &p, &d, &m)))
       goto done;
     for (int l = 0; l < COLD_N_LEVELS && !rc; l++) {
       int keep = cold_levels[l];
@@ -123,6 +139,7 @@ int cold_run(const mr_dataset *ds, const eval_opts *o, cold_result *results, int
       cold_result *r = &results[n_out++];
       memset(r, 0, sizeof(*r));
       snprintf(r->config, sizeof(r->config), "%s", cold_cfgs[c]->name);
+      rec_params_format(&p, r->params, sizeof(r->params));
       r->history = keep;
       metrics_acc_result(acc, &r->m, &r->coverage, &r->n_users);
       metrics_acc_free(acc);
@@ -178,12 +195,12 @@ int cold_write_json(const char *path, const char *split, const cold_result *r, i
     goto fail;
   json_object_set_new(root, "split", json_string(split));
   for (int i = 0; i < n; i++) {
-    json_t *o =
-        json_pack("{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I}", "config", r[i].config,
-                  "history", r[i].history, "precision_at_10", r[i].m.precision, "recall_at_10",
-                  r[i].m.recall, "ndcg_at_10", r[i].m.ndcg, "graded_ndcg_at_10", r[i].m.graded_ndcg,
-                  "precision_liked_at_10", r[i].m.precision_liked, "map_at_10", r[i].m.map,
-                  "coverage_at_10", r[i].coverage, "users", (json_int_t)r[i].n_users);
+    json_t *o = json_pack("{s:s, s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I}", "config",
+                          r[i].config, "params", r[i].params, "history", r[i].history,
+                          "precision_at_10", r[i].m.precision, "recall_at_10", r[i].m.recall,
+                          "ndcg_at_10", r[i].m.ndcg, "graded_ndcg_at_10", r[i].m.graded_ndcg,
+                          "precision_liked_at_10", r[i].m.precision_liked, "map_at_10", r[i].m.map,
+                          "coverage_at_10", r[i].coverage, "users", (json_int_t)r[i].n_users);
     if (!o || json_array_append_new(arr, o))
       goto fail;
   }

@@ -14,7 +14,8 @@ const eval_config *const *cold_configs(void);
 
 typedef struct cold_result {
   char config[48];
-  int history; /* ratings kept: 0, 1, 3 or 5 */
+  int history;       /* ratings kept: 0, 1, 3 or 5 */
+  char params[1024]; /* the parameters of the fit (tuned on the warm data's validation cut) */
   metrics_row m;
   double coverage;
   long n_users;
