@@ -7,10 +7,8 @@
 #include "cli/cli_cmds.h"
 #include "cli/cli_opts.h"
 #include "data/dataset.h"
+#include "pipeline/publish.h"
 #include "services/retrain.h"
-
-/* the serving pipeline, as `movierec train` */
-#define RETRAIN_PARAMS "gens=1,per_gen=150,ranker=2"
 
 enum {
   O_REDIS,
@@ -32,7 +30,7 @@ static const cli_opt retrain_opts[O_N] = {
                 "data directory holding ml-100k/ and imdb/ (else ../shared/data, else data/)"},
     [O_MODELS] = {"models", CLI_STR, "models", "MOVIEREC_MODELS",
                   "model root: writes ROOT/vN and points ROOT/current at it"},
-    [O_PARAMS] = {"params", CLI_STR, RETRAIN_PARAMS, NULL,
+    [O_PARAMS] = {"params", CLI_STR, PUB_PIPELINE_PARAMS, NULL,
                   "two-stage pipeline parameters (see src/pipeline/two_stage.h)"},
     [O_MIN_NEW] = {"min-new", CLI_INT, "1000", "MOVIEREC_RETRAIN_MIN_NEW",
                    "retrain once this many ratings were stored since the serving version"},

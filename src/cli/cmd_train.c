@@ -10,19 +10,13 @@
 #include "core/mr_error.h"
 #include "pipeline/publish.h"
 
-/* The serving pipeline: LambdaMART over ALS candidates, with every generator's scores as
- * features (two_stage_ltr_als: the best two-stage configuration on the user-temporal validation
- * cut, 0.223 against 0.216 for the union; docs/EVALUATION.md). ranker=2 also trains the neural
- * cross ranker on the same candidates (cross.bin), served on request (?ranker=cross). */
-#define TRAIN_PIPELINE_PARAMS "gens=1,per_gen=150,ranker=2"
-
 enum { O_DATA, O_MODELS, O_PARAMS, O_N };
 static const cli_opt train_opts[O_N] = {
     [O_DATA] = {"data", CLI_STR, NULL, "MOVIEREC_DATA",
                 "data directory holding ml-100k/ and imdb/ (else ../shared/data, else data/)"},
     [O_MODELS] = {"models", CLI_STR, "models", "MOVIEREC_MODELS",
                   "model root: writes ROOT/vN and points ROOT/current at it"},
-    [O_PARAMS] = {"params", CLI_STR, TRAIN_PIPELINE_PARAMS, NULL,
+    [O_PARAMS] = {"params", CLI_STR, PUB_PIPELINE_PARAMS, NULL,
                   "two-stage pipeline parameters (see src/pipeline/two_stage.h)"},
 };
 

@@ -19,6 +19,12 @@
 #define PUB_MANIFEST "manifest.json"
 #define PUB_PATH_MAX 4096
 
+/* The serving pipeline (`movierec train` and `movierec retrain`): LambdaMART over ALS candidates
+ * with every generator's scores as features (the generators tuned on its own validation cut),
+ * the neural cross ranker beside it (served on request, ?ranker=cross) and the cold-start ranker
+ * for histories of at most 5 ratings (docs/EVALUATION.md). */
+#define PUB_PIPELINE_PARAMS "gens=1,per_gen=150,ranker=2,cold=1"
+
 /* What training a version took (seconds) and produced. */
 typedef struct pub_train_stats {
   double seconds;

@@ -268,7 +268,12 @@ int reco_recommend_ranked(const reco *r, int32_t user_id, const reco_rating *liv
   const rec_model *m = NULL;
   switch (section) {
   case RECO_PERSONALIZED:
-    m = nh ? r->personal : NULL;
+    /* a new user: the pipeline's cold-start ranker when it has one (and the user did not pick
+     * genres), else the popular list below */
+    m = nh || (!genre_mask && ranker != RECO_RANKER_CROSS &&
+               ts_has_ranker(r->personal, TS_RANKER_COLD))
+            ? r->personal
+            : NULL;
     break;
   case RECO_HIDDEN_GEMS:
     m = nh ? r->gems : NULL;
