@@ -15,7 +15,9 @@
 #include "core/mr_error.h"
 #include "core/mr_rng.h"
 #include "data/csr.h"
+#include "eval/eval.h"
 #include "eval/split.h"
+#include "eval/tune.h"
 #include "pipeline/two_stage.h"
 
 #define NU 120
@@ -68,6 +70,10 @@ static rec_model *fit_under(world *w, const char *params, int protocol) {
   rec_params p;
   rec_model *m = NULL;
   assert_int_equal(rec_params_parse(params, &p), MR_OK);
+  /* generators at their fixed parameters unless the test asks for the search (it is slow and
+   * test_generators_tuned_on_the_cut covers it) */
+  if (rec_params_get(&p, "tune_gens", -1) < 0)
+    assert_int_equal(rec_params_set(&p, "tune_gens", 0), MR_OK);
   rec_train_data d = {.ds = &w->ds,
                       .ratings = w->r,
                       .n_ratings = w->n,
@@ -320,6 +326,50 @@ static void test_cross_ranker(void **state) {
   world_free(&w);
 }
 
+/* Without given parameters a generator is tuned on the pipeline's own validation cut, in its
+ * evaluation space, with the answer tune_search gives on that cut; given ones are used as they
+ * are. (ALS alone: fgens=0.) */
+static void test_generators_tuned_on_the_cut(void **state) {
+  (void)state;
+  world w;
+  world_make(&w);
+  rec_model *m = fit(&w, "gens=1,fgens=0,per_gen=20,trees=10,tune_gens=1");
+  char got[4096], want[4096];
+  assert_int_equal(ts_generator_params(m, got, sizeof(got)), MR_OK);
+  split_result *v = NULL;
+  csr *ui = NULL, *iu = NULL, *valid = NULL;
+  assert_int_equal(split_validation(SPLIT_USER_TEMPORAL, w.r, w.n, NU, 0.2, 42, &v), MR_OK);
+  assert_int_equal(csr_from_ratings(v->train, v->n_train, NU, NI, 0, &ui), MR_OK);
+  assert_int_equal(csr_transpose(ui, &iu), MR_OK);
+  assert_int_equal(csr_from_ratings(v->test, v->n_test, NU, NI, 0, &valid), MR_OK);
+  rec_train_data d = {
+      .ds = &w.ds, .ratings = v->train, .n_ratings = v->n_train, .ui = ui, .iu = iu};
+  tune_cut cut = {&d, valid, 10};
+  const eval_config *c = eval_generator_config("als");
+  assert_non_null(c);
+  rec_params fixed;
+  assert_int_equal(rec_params_parse(c->params, &fixed), MR_OK);
+  tune_result t;
+  assert_int_equal(tune_search("als", &fixed, c->grid, &cut, 0, NULL, &t), MR_OK);
+  assert_true(t.n_fits >= 36);
+  char p[1024];
+  rec_params_format(&t.best, p, sizeof(p));
+  snprintf(want, sizeof(want), "als:%s", p);
+  assert_string_equal(got, want);
+  rec_free(m);
+  /* given: used as they are, on top of the fixed ones */
+  m = fit(&w, "gens=1,fgens=0,per_gen=20,trees=10,tune_gens=1,als.factors=7,als.reg=3");
+  assert_int_equal(ts_generator_params(m, got, sizeof(got)), MR_OK);
+  snprintf(want, sizeof(want), "als:%s,factors=7,reg=3", c->params);
+  assert_string_equal(got, want);
+  rec_free(m);
+  split_free(v);
+  csr_free(ui);
+  csr_free(iu);
+  csr_free(valid);
+  world_free(&w);
+}
+
 static void test_bad_params(void **state) {
   (void)state;
   world w;
@@ -348,6 +398,7 @@ int main(void) {
       cmocka_unit_test(test_no_leakage_and_determinism),
       cmocka_unit_test(test_rank_users_sample),
       cmocka_unit_test(test_cross_ranker),
+      cmocka_unit_test(test_generators_tuned_on_the_cut),
       cmocka_unit_test(test_bad_params),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
