@@ -184,6 +184,8 @@ static int tune_grow(const tune_dim *d, double x, double *next, int *bound) {
     nx = a + (a - b);
   if (d->integer)
     nx = top ? ceil(nx) : floor(nx);
+  if (a >= 0 && nx < 0)
+    nx = 0; /* a grid of non-negative values never crosses 0 (its sign is a bound) */
   if (d->has_lo && nx < d->lo)
     nx = d->lo;
   if (d->has_hi && nx > d->hi)

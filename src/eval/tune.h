@@ -11,7 +11,8 @@
 /* Grid syntax: dimensions separated by ';', each "name=v1|v2|...", optionally followed by
  * "!" (a fixed set: categorical, never grown) or "@lo:hi" (growth stays within [lo, hi]; either
  * side may be empty = unbounded). Values are numbers; a dimension whose listed values are all
- * integers grows by integers. A dimension with one value is fixed. */
+ * integers grows by integers, one that starts at or above 0 never grows below 0. A
+ * dimension with one value is fixed. */
 #define TUNE_MAX_DIMS 8
 #define TUNE_MAX_VALUES 16
 
