@@ -266,6 +266,8 @@ int rec_score_items(const rec_model *m, int32_t user, const int32_t *h_items,
 }
 
 int rec_save(const rec_model *m, const char *path) {
+  if (!m->ops->save)
+    return MR_EUNSUPPORTED;
   return m->ops->save(m->state, path);
 }
 
@@ -281,6 +283,10 @@ int rec_load(const char *path, rec_model **out, char *err, size_t errlen) {
     return MR_EFORMAT;
   }
   mf_close(f);
+  if (!ops->load) {
+    rec_set_err(err, errlen, "%s: '%s' models are not loaded from one file", path, ops->kind);
+    return MR_EUNSUPPORTED;
+  }
   void *state = NULL;
   rc = ops->load(path, &state, err, errlen);
   if (rc)

@@ -1,4 +1,7 @@
-/* One interface for every recommender model: fit on train ratings, score a user, save, load.
+/* One interface for every recommender model: fit on train ratings, score a user; every
+ * single-file model (each generator) also saves and loads here. The two-stage pipeline, whose
+ * features read its training history, is saved and loaded as parts (ts_save_parts /
+ * ts_load_parts in pipeline/two_stage.h); rec_save / rec_load answer MR_EUNSUPPORTED for it.
  * New models register in model.c's table without touching callers. */
 #ifndef MR_MODEL_H
 #define MR_MODEL_H
@@ -78,7 +81,8 @@ int rec_score_items(const rec_model *m, int32_t user, const int32_t *h_items,
                     const float *h_ratings, int n_h, int64_t ref_ts, const int32_t *items, int n,
                     float *out, float *scratch);
 
-/* Saves to path / loads from path (the kind is read from the file). */
+/* Saves to path / loads from path (the kind is read from the file). MR_EUNSUPPORTED for a kind
+ * without a single-file form (two_stage). */
 int rec_save(const rec_model *m, const char *path);
 int rec_load(const char *path, rec_model **out, char *err, size_t errlen);
 

@@ -10,6 +10,7 @@ typedef struct rec_ops {
   int (*score_user)(const void *state, int32_t user, float *scores);
   int (*score_history)(const void *state, const int32_t *items, const float *ratings, int n,
                        float *scores);
+  /* NULL for a kind without a single-file form (two_stage saves as parts) */
   int (*save)(const void *state, const char *path);
   int (*load)(const char *path, void **state, char *err, size_t errlen);
   int32_t (*n_items)(const void *state);

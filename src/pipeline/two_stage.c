@@ -809,6 +809,8 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
   s->n_items = d->ui->n_cols;
   s->gens_mask = (int)rec_params_get(p, "gens", 1);
   s->per_gen = (int)rec_params_get(p, "per_gen", 100);
+  if (s->per_gen > s->n_items)
+    s->per_gen = s->n_items; /* a small catalogue: every item is a candidate */
   s->fgens_mask = (int)rec_params_get(p, "fgens", (1 << TS_N_GEN) - 1);
   s->drop = (int)rec_params_get(p, "drop", 0);
   int tune_gens = (int)rec_params_get(p, "tune_gens", 1);
@@ -826,8 +828,8 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
   s->rank_seed = seed ^ 0x72616e6bULL;
   if (!d->ds || ranker < 0 || ranker > 2 || s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) ||
       s->fgens_mask < 0 || s->fgens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 ||
-      s->per_gen > s->n_items || s->rank_users < 0 || s->cold_max < 0 || s->cold_max > 8 ||
-      s->cold_gens < 0 || s->cold_gens >= (1 << TS_N_GEN)) {
+      s->rank_users < 0 || s->cold_max < 0 || s->cold_max > 8 || s->cold_gens < 0 ||
+      s->cold_gens >= (1 << TS_N_GEN)) {
     rc = MR_EINVAL;
     goto fail;
   }
@@ -958,18 +960,6 @@ static int ts_score_history(const void *state, const int32_t *items, const float
   return ts_score_history_at(state, items, ratings, n, REC_REF_END, scores);
 }
 
-static int ts_save(const void *state, const char *path) {
-  (void)state;
-  (void)path;
-  return MR_EUNSUPPORTED; /* serving loads the pipeline from its parts (later issue) */
-}
-
-static int ts_load(const char *path, void **state, char *err, size_t errlen) {
-  (void)state;
-  rec_set_err(err, errlen, "%s: two-stage models are not loaded from one file", path);
-  return MR_EUNSUPPORTED;
-}
-
 static int32_t ts_n_items(const void *state) {
   return ((const ts_state *)state)->n_items;
 }
@@ -980,8 +970,7 @@ const rec_ops rec_two_stage_ops = {
     .score_user = ts_score_user,
     .score_history = ts_score_history,
     .score_history_at = ts_score_history_at,
-    .save = ts_save,
-    .load = ts_load,
+    /* no single-file save/load: the features read the training history (ts_save_parts) */
     .n_items = ts_n_items,
     .free = ts_free,
 };
