@@ -63,6 +63,17 @@ static void world_make(world *w) {
                        .n_ratings = n};
 }
 
+/* A copy of w whose data set points at the copy's own arrays. */
+static world *world_clone(const world *w) {
+  world *v = malloc(sizeof(*v));
+  assert_non_null(v);
+  *v = *w;
+  v->ds.users = v->users;
+  v->ds.movies = v->movies;
+  v->ds.ratings = v->r;
+  return v;
+}
+
 /* Whether rating x is in the split's test part (test arrays are sorted by user, then time). */
 static int in_test(const split_result *s, const mr_rating *x) {
   for (size_t i = 0; i < s->n_test; i++)
@@ -110,14 +121,10 @@ static void assert_same_choices(const eval_result *a, const eval_result *b) {
  * train part, every chosen parameter, every validation score and every list stay identical,
  * while the test metrics move (the change is real). */
 static void check_test_ratings_reach_nothing(split_kind k) {
-  world *w = malloc(sizeof(*w)), *v = malloc(sizeof(*v));
+  world *w = malloc(sizeof(*w));
   assert_non_null(w);
-  assert_non_null(v);
   world_make(w);
-  *v = *w;
-  v->ds.users = v->users;
-  v->ds.movies = v->movies;
-  v->ds.ratings = v->r;
+  world *v = world_clone(w);
   split_result *s = NULL, *t = NULL;
   assert_int_equal(split_make(k, w->r, w->ds.n_ratings, NU, 0.2, 42, &s), MR_OK);
   size_t changed = 0;
@@ -178,9 +185,8 @@ static void test_random_test_part_unread(void **state) {
  * quantile, hence the cut, stays where it was. */
 static void test_global_temporal_ratings_after_cut(void **state) {
   (void)state;
-  world *w = malloc(sizeof(*w)), *v = malloc(sizeof(*v));
+  world *w = malloc(sizeof(*w));
   assert_non_null(w);
-  assert_non_null(v);
   world_make(w);
   size_t n = w->ds.n_ratings;
   int64_t *ts = malloc(n * sizeof(int64_t));
@@ -207,10 +213,7 @@ static void test_global_temporal_ratings_after_cut(void **state) {
   assert_int_equal(split_make(SPLIT_GLOBAL_TEMPORAL, w->r, n, NU, 0.2, 42, &s), MR_OK);
   for (size_t i = 0; i < s->n_test; i++)
     assert_true(s->test[i].ts == cut);
-  *v = *w;
-  v->ds.users = v->users;
-  v->ds.movies = v->movies;
-  v->ds.ratings = v->r;
+  world *v = world_clone(w);
   /* a new movie for every test user, a day after the cut */
   int added = 0;
   for (size_t i = 0; i < s->n_test && v->ds.n_ratings < MAXR; i++) {
@@ -254,12 +257,10 @@ static void test_global_temporal_ratings_after_cut(void **state) {
  * leaves every row's chosen parameters as they were, and the rows do score the test part. */
 static void test_cold_start_test_part_unread(void **state) {
   (void)state;
-  world *w = malloc(sizeof(*w)), *v = malloc(sizeof(*v));
+  world *w = malloc(sizeof(*w));
   assert_non_null(w);
-  assert_non_null(v);
   world_make(w);
-  *v = *w;
-  v->ds.ratings = v->r;
+  world *v = world_clone(w);
   split_result *s = NULL;
   assert_int_equal(split_make(SPLIT_USER_TEMPORAL, w->r, w->ds.n_ratings, NU, 0.2, 42, &s), MR_OK);
   for (size_t i = 0; i < v->ds.n_ratings; i++)
