@@ -747,6 +747,7 @@ static int ts_train_ranker(ts_state *s, const rec_params *p, const csr *labels) 
   o.trees = (int)rec_params_get(p, "trees", 150);
   o.max_depth = (int)rec_params_get(p, "depth", 6);
   o.eta = (float)rec_params_get(p, "eta", 0.1);
+  o.min_child_weight = (float)rec_params_get(p, "min_child", o.min_child_weight);
   o.early_stopping = (int)rec_params_get(p, "early_stop", 0);
   o.seed = (uint64_t)rec_params_get(p, "seed", 42);
   /* without early stopping the held-out fifth trains LambdaMART too (the cross ranker still
