@@ -53,7 +53,8 @@ int main(int argc, char **argv) {
         cpu[k][(size_t)p * ds->n_users + u] = (bench_thread_cpu_now() - c0) * 1e6;
         wall[k][(size_t)p * ds->n_users + u] = (bench_wall_now() - w0) * 1e6;
         if (rc) {
-          fprintf(stderr, "bench_rankers: user %d: %s\n", ds->users[u].id, mr_strerror(rc));
+          fprintf(stderr, "bench_rankers: user %lld: %s\n", (long long)ds->users[u].id,
+                  mr_strerror(rc));
           return 1;
         }
       }

@@ -198,7 +198,7 @@ static void test_missing_files(void **state) {
   char err[512];
   assert_int_equal(ds_load(MR_FIXTURES "/nope", &ds, err, sizeof(err)), MR_ENOTFOUND);
   assert_null(ds);
-  assert_non_null(strstr(err, "missing data file: " MR_FIXTURES "/nope/ml-100k/u.genre"));
+  assert_non_null(strstr(err, "missing data file: " MR_FIXTURES "/nope/ml-100k/u.data"));
   assert_non_null(strstr(err, "scripts/download-data"));
 
   assert_int_equal(ds_create_empty(&ds), MR_OK);

@@ -166,8 +166,8 @@ int cmd_populate(int argc, char **argv) {
                       : lround(mean + 0.8 * mr_rng_normal(&rng));
     rating = rating < 1 ? 1 : rating > 5 ? 5 : rating;
     char body[128], err[512] = "";
-    snprintf(body, sizeof(body), "{\"user_id\": %ld, \"movie_id\": %d, \"rating\": %ld}", first + u,
-             ds->movies[m].id, rating);
+    snprintf(body, sizeof(body), "{\"user_id\": %ld, \"movie_id\": %lld, \"rating\": %ld}",
+             first + u, (long long)ds->movies[m].id, rating);
     int st = populate_post(url, *auth ? auth : NULL, body, (int)v.num[O_TIMEOUT], &retries, err,
                            sizeof(err));
     if (st == 202) {

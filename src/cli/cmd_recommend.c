@@ -91,7 +91,7 @@ int cmd_recommend(int argc, char **argv) {
     fprintf(stderr, "movierec recommend: %s\n", err);
     goto done;
   }
-  if (ds_user_index(ds, (int32_t)uid) < 0)
+  if (ds_user_index(ds, uid) < 0)
     fprintf(stderr, "recommend: user %ld is not in the data: a new user\n", uid);
   if (!(items = malloc((size_t)n * sizeof(*items))))
     goto done;
@@ -103,8 +103,8 @@ int cmd_recommend(int argc, char **argv) {
   printf("model %s, section %s\n", reco_version(r), v.str[O_SECTION]);
   printf("%-5s %-9s %-6s %s\n", "rank", "score", "movie", "title");
   for (int i = 0; i < got; i++)
-    printf("%-5d %-9.4f %-6d %s\n", i + 1, items[i].score, ds->movies[items[i].movie].id,
-           ds->movies[items[i].movie].title);
+    printf("%-5d %-9.4f %-6lld %s\n", i + 1, items[i].score,
+           (long long)ds->movies[items[i].movie].id, ds->movies[items[i].movie].title);
   status = 0;
 done:
   free(items);

@@ -3,179 +3,22 @@
 #include "data/dataset.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "core/mr_error.h"
 #include "data/csv.h"
+#include "data/dsio.h"
+#include "data/formats.h"
 
-#define DS_MAX_EXAMPLES 5
-#define DS_MAX_ID (1 << 22) /* caps the id -> index tables at 16 MiB */
-#define DS_ML_GENRES 19     /* u.item genre flags when u.genre was not loaded */
-
-/* Per-file problem log: counts everything, prints the first few. */
-typedef struct ds_diag {
-  const char *name;
-  long problems;
-} ds_diag;
-
-__attribute__((format(printf, 3, 4))) static void ds_note(ds_diag *d, long line, const char *fmt,
-                                                          ...) {
-  va_list ap;
-  if (d->problems++ >= DS_MAX_EXAMPLES)
-    return;
-  fprintf(stderr, "  %s:%ld: ", d->name, line);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-}
-
-static const char *ds_basename(const char *path) {
-  const char *s = path ? strrchr(path, '/') : NULL;
-  return s ? s + 1 : path ? path : "?";
-}
-
-/* Reads a whole file into a NUL-terminated buffer. */
-static int ds_read_file(const char *path, char **out, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  char *buf = NULL;
-  size_t cap = 0, n = 0;
-  int rc;
-  if (!f)
-    return mr_from_errno(errno);
-  for (;;) {
-    if (cap - n < 65536) {
-      size_t nc = cap ? cap * 2 : 1 << 20;
-      char *p = realloc(buf, nc + 1);
-      if (!p) {
-        rc = MR_ENOMEM;
-        goto fail;
-      }
-      buf = p;
-      cap = nc;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) {
-      if (ferror(f)) {
-        rc = MR_EIO;
-        goto fail;
-      }
-      break;
-    }
-  }
-  fclose(f);
-  buf[n] = '\0';
-  *out = buf;
-  *len = n;
-  return MR_OK;
-fail:
-  fclose(f);
-  free(buf);
-  return rc;
-}
-
-/* Line iterator over a mutable buffer: NUL-terminates each line, strips CR. */
-typedef struct ds_lines {
-  char *p, *end;
-  long line;
-} ds_lines;
-
-static char *ds_next_line(ds_lines *it) {
-  if (it->p >= it->end)
-    return NULL;
-  char *s = it->p;
-  char *nl = memchr(s, '\n', (size_t)(it->end - s));
-  char *e = nl ? nl : it->end;
-  it->p = nl ? nl + 1 : it->end;
-  *e = '\0';
-  if (e > s && e[-1] == '\r')
-    e[-1] = '\0';
-  it->line++;
-  return s;
-}
-
-/* Splits s on sep into at most maxf fields; returns the real field count (may exceed maxf). */
-static int ds_split(char *s, char sep, char **f, int maxf) {
-  int n = 0;
-  for (;;) {
-    char *e = strchr(s, sep);
-    if (n < maxf)
-      f[n] = s;
-    n++;
-    if (!e)
-      break;
-    *e = '\0';
-    s = e + 1;
-  }
-  return n;
-}
-
-/* Strict decimal integer: optional surrounding spaces, nothing else. */
-static int ds_parse_long(const char *s, long *out) {
-  long v = 0;
-  int neg = 0, digits = 0;
-  while (*s == ' ' || *s == '\t')
-    s++;
-  if (*s == '-' || *s == '+')
-    neg = *s++ == '-';
-  for (; *s >= '0' && *s <= '9'; s++, digits++) {
-    if (v > (1L << 50))
-      return MR_ERANGE;
-    v = v * 10 + (*s - '0');
-  }
-  while (*s == ' ' || *s == '\t')
-    s++;
-  if (!digits || *s)
-    return MR_EFORMAT;
-  *out = neg ? -v : v;
-  return MR_OK;
-}
-
-static int ds_parse_float(const char *s, double *out) {
-  char *end;
-  while (*s == ' ')
-    s++;
-  if (!*s || !((*s >= '0' && *s <= '9') || *s == '.' || *s == '-'))
-    return MR_EFORMAT; /* rejects "inf", "nan", hex via the first character */
-  double v = strtod(s, &end);
-  while (*end == ' ')
-    end++;
-  if (*end || end == s)
-    return MR_EFORMAT;
-  *out = v;
-  return MR_OK;
-}
-
-static int ds_set_str(char **dst, const char *s, size_t len) {
-  char *p = malloc(len + 1);
-  if (!p)
-    return MR_ENOMEM;
-  memcpy(p, s, len);
-  p[len] = '\0';
-  free(*dst);
-  *dst = p;
-  return MR_OK;
-}
-
-/* Grows a typed array by doubling. */
-static int ds_grow(void **arr, size_t elem, size_t need, size_t *cap) {
-  if (need <= *cap)
-    return MR_OK;
-  size_t nc = *cap ? *cap : 64;
-  while (nc < need)
-    nc *= 2;
-  void *p = realloc(*arr, nc * elem);
-  if (!p)
-    return MR_ENOMEM;
-  *arr = p;
-  *cap = nc;
-  return MR_OK;
-}
+#define DS_ML_GENRES 19 /* u.item's genre flags when u.genre was not loaded (ml-100k) */
+#define DS_MAX_TAGS 64  /* per movie: enough content terms, bounded memory on ml-25m */
 
 int ds_create_empty(mr_dataset **out) {
   if (!out)
@@ -183,8 +26,12 @@ int ds_create_empty(mr_dataset **out) {
   mr_dataset *ds = calloc(1, sizeof(*ds));
   if (!ds)
     return MR_ENOMEM;
-  ds->max_user_id = -1;
-  ds->max_movie_id = -1;
+  if (idmap_create(0, &ds->user_ids) != MR_OK || idmap_create(0, &ds->movie_ids) != MR_OK) {
+    idmap_free(ds->user_ids);
+    free(ds);
+    return MR_ENOMEM;
+  }
+  ds->scale = (mr_scale){1.0f, 5.0f, 1.0f, 0};
   *out = ds;
   return MR_OK;
 }
@@ -199,6 +46,7 @@ static void ds_movie_clear(mr_movie *m) {
   csv_strlist_free(&m->directors);
   csv_strlist_free(&m->writers);
   csv_strlist_free(&m->cast);
+  csv_strlist_free(&m->tags);
 }
 
 void ds_free(mr_dataset *ds) {
@@ -214,50 +62,36 @@ void ds_free(mr_dataset *ds) {
   for (int i = 0; i < ds->n_occupations; i++)
     free(ds->occupations[i]);
   free(ds->occupations);
-  free(ds->user_index_by_id);
-  free(ds->movie_index_by_id);
+  idmap_free(ds->user_ids);
+  idmap_free(ds->movie_ids);
   free(ds);
 }
 
-int32_t ds_user_index(const mr_dataset *ds, int32_t id) {
-  if (!ds || !ds->user_index_by_id || id < 0 || id > ds->max_user_id)
-    return -1;
-  return ds->user_index_by_id[id];
+int32_t ds_user_index(const mr_dataset *ds, int64_t id) {
+  return ds ? idmap_find(ds->user_ids, id) : -1;
 }
 
-int32_t ds_movie_index(const mr_dataset *ds, int32_t id) {
-  if (!ds || !ds->movie_index_by_id || id < 0 || id > ds->max_movie_id)
-    return -1;
-  return ds->movie_index_by_id[id];
+int32_t ds_movie_index(const mr_dataset *ds, int64_t id) {
+  return ds ? idmap_find(ds->movie_ids, id) : -1;
 }
 
-/* Builds one id -> index table; MR_EINVAL on a duplicate or out-of-range id. */
-static int ds_index_table(const int32_t *ids, size_t stride, int32_t n, int32_t **table,
-                          int32_t *max_id) {
-  int32_t mx = -1;
-  for (int32_t i = 0; i < n; i++) {
-    int32_t id = *(const int32_t *)((const char *)ids + (size_t)i * stride);
-    if (id < 0 || id > DS_MAX_ID)
-      return MR_ERANGE;
-    if (id > mx)
-      mx = id;
+/* Builds one id map from the ids at ids[i * stride]; MR_EINVAL on a duplicate. */
+static int ds_index_map(const int64_t *ids, size_t stride, int32_t n, idmap **map) {
+  idmap *m = NULL;
+  int rc = idmap_create((size_t)n, &m);
+  for (int32_t i = 0; rc == MR_OK && i < n; i++) {
+    int64_t id = *(const int64_t *)((const char *)ids + (size_t)i * stride);
+    int32_t idx;
+    int added;
+    if ((rc = idmap_add(m, id, &idx, &added)) == MR_OK && !added)
+      rc = MR_EINVAL;
   }
-  int32_t *t = malloc(((size_t)mx + 1) * sizeof(*t) + sizeof(*t));
-  if (!t)
-    return MR_ENOMEM;
-  for (int32_t i = 0; i <= mx; i++)
-    t[i] = -1;
-  for (int32_t i = 0; i < n; i++) {
-    int32_t id = *(const int32_t *)((const char *)ids + (size_t)i * stride);
-    if (t[id] != -1) {
-      free(t);
-      return MR_EINVAL;
-    }
-    t[id] = i;
+  if (rc != MR_OK) {
+    idmap_free(m);
+    return rc;
   }
-  free(*table);
-  *table = t;
-  *max_id = mx;
+  idmap_free(*map);
+  *map = m;
   return MR_OK;
 }
 
@@ -265,13 +99,280 @@ int ds_build_index(mr_dataset *ds) {
   int rc;
   if (!ds)
     return MR_EINVAL;
-  if (ds->users && (rc = ds_index_table(&ds->users[0].id, sizeof(mr_user), ds->n_users,
-                                        &ds->user_index_by_id, &ds->max_user_id)) != MR_OK)
+  if ((rc = ds_index_map(ds->users ? &ds->users[0].id : NULL, sizeof(mr_user), ds->n_users,
+                         &ds->user_ids)) != MR_OK)
     return rc;
-  if (ds->movies && (rc = ds_index_table(&ds->movies[0].id, sizeof(mr_movie), ds->n_movies,
-                                         &ds->movie_index_by_id, &ds->max_movie_id)) != MR_OK)
+  return ds_index_map(ds->movies ? &ds->movies[0].id : NULL, sizeof(mr_movie), ds->n_movies,
+                      &ds->movie_ids);
+}
+
+/* Room for one more user / movie. A hand-made array has capacity 0 and is grown here. */
+static int ds_grow_users(mr_dataset *ds) {
+  return dsio_grow((void **)&ds->users, sizeof(mr_user), (size_t)ds->n_users + 1, &ds->users_cap);
+}
+
+static int ds_grow_movies(mr_dataset *ds) {
+  return dsio_grow((void **)&ds->movies, sizeof(mr_movie), (size_t)ds->n_movies + 1,
+                   &ds->movies_cap);
+}
+
+int ds_add_user(mr_dataset *ds, int64_t id, int32_t *idx, int *added) {
+  int rc, fresh;
+  if (!ds || !idx)
+    return MR_EINVAL;
+  if (added)
+    *added = 0;
+  if ((*idx = idmap_find(ds->user_ids, id)) >= 0)
+    return MR_OK;
+  if ((rc = ds_grow_users(ds)) != MR_OK)
     return rc;
+  if ((rc = idmap_add(ds->user_ids, id, idx, &fresh)) != MR_OK)
+    return rc;
+  mr_user *u = &ds->users[ds->n_users++];
+  memset(u, 0, sizeof(*u));
+  u->id = id;
+  u->gender = '?';
+  u->occupation = -1;
+  if (added)
+    *added = 1;
   return MR_OK;
+}
+
+int ds_add_movie(mr_dataset *ds, int64_t id, mr_movie **out) {
+  int rc, fresh;
+  int32_t idx;
+  if (!ds || !out)
+    return MR_EINVAL;
+  if (idmap_find(ds->movie_ids, id) >= 0)
+    return MR_EINVAL;
+  if ((rc = ds_grow_movies(ds)) != MR_OK)
+    return rc;
+  mr_movie *m = &ds->movies[ds->n_movies];
+  memset(m, 0, sizeof(*m));
+  /* every string is non-NULL so callers never check */
+  if (!(m->title = calloc(1, 1)) || !(m->release_date = calloc(1, 1)) ||
+      !(m->imdb_url = calloc(1, 1)) || !(m->description = calloc(1, 1)) ||
+      !(m->age_rating = calloc(1, 1)) || !(m->poster_url = calloc(1, 1)) ||
+      (rc = idmap_add(ds->movie_ids, id, &idx, &fresh)) != MR_OK) {
+    ds_movie_clear(m);
+    return MR_ENOMEM;
+  }
+  m->id = id;
+  ds->n_movies++;
+  *out = m;
+  return MR_OK;
+}
+
+int ds_add_rating(mr_dataset *ds, int32_t user, int32_t movie, float rating, int64_t ts) {
+  int rc;
+  if (!ds)
+    return MR_EINVAL;
+  if (ds->n_ratings >= ds->ratings_cap &&
+      (rc = dsio_grow((void **)&ds->ratings, sizeof(mr_rating), ds->n_ratings + 1,
+                      &ds->ratings_cap)) != MR_OK)
+    return rc;
+  ds->ratings[ds->n_ratings++] = (mr_rating){user, movie, rating, ts};
+  return MR_OK;
+}
+
+int ds_add_tag(mr_dataset *ds, int32_t movie, const char *tag, size_t len, int *added) {
+  if (!ds || movie < 0 || movie >= ds->n_movies || !tag)
+    return MR_EINVAL;
+  mr_strlist *l = &ds->movies[movie].tags;
+  *added = 0;
+  while (len && (*tag == ' ' || *tag == '\t'))
+    tag++, len--;
+  while (len && (tag[len - 1] == ' ' || tag[len - 1] == '\t'))
+    len--;
+  if (!len || l->n >= DS_MAX_TAGS)
+    return MR_OK;
+  for (int i = 0; i < l->n; i++)
+    if (strlen(l->items[i]) == len && strncasecmp(l->items[i], tag, len) == 0)
+      return MR_OK;
+  /* n is a power of two or below 4 exactly when the array is full */
+  if (l->n < 4 || (l->n & (l->n - 1)) == 0) {
+    size_t nc = l->n < 4 ? 4 : (size_t)l->n * 2;
+    char **p = realloc(l->items, nc * sizeof(*p));
+    if (!p)
+      return MR_ENOMEM;
+    l->items = p;
+  }
+  char *t = malloc(len + 1);
+  if (!t)
+    return MR_ENOMEM;
+  memcpy(t, tag, len);
+  t[len] = '\0';
+  l->items[l->n++] = t;
+  *added = 1;
+  return MR_OK;
+}
+
+int ds_genre_add(mr_dataset *ds, const char *name, size_t len, int *rc) {
+  *rc = MR_OK;
+  for (int g = 0; g < ds->n_genres; g++)
+    if (ds->genre_names[g] && strlen(ds->genre_names[g]) == len &&
+        memcmp(ds->genre_names[g], name, len) == 0)
+      return g;
+  if (ds->n_genres >= MR_MAX_GENRES)
+    return -1;
+  if ((*rc = dsio_set_str(&ds->genre_names[ds->n_genres], name, len)) != MR_OK)
+    return -1;
+  return ds->n_genres++;
+}
+
+/* 1 when every rating is min + k * step (to float precision). */
+static int ds_on_grid(const mr_dataset *ds, double min, double step) {
+  for (size_t k = 0; k < ds->n_ratings; k++) {
+    double q = (ds->ratings[k].rating - min) / step;
+    if (fabs(q - floor(q + 0.5)) > 1e-4)
+      return 0;
+  }
+  return 1;
+}
+
+void ds_scale_from_data(mr_dataset *ds) {
+  static const double steps[] = {1.0, 0.5, 0.25, 0.1};
+  if (!ds)
+    return;
+  if (ds->scale.implicit) {
+    ds->scale = (mr_scale){1.0f, 1.0f, 1.0f, 1};
+    return;
+  }
+  if (!ds->n_ratings) {
+    ds->scale = (mr_scale){1.0f, 5.0f, 1.0f, 0};
+    return;
+  }
+  float mn = ds->ratings[0].rating, mx = mn;
+  for (size_t k = 1; k < ds->n_ratings; k++) {
+    float r = ds->ratings[k].rating;
+    mn = r < mn ? r : mn;
+    mx = r > mx ? r : mx;
+  }
+  ds->scale = (mr_scale){mn, mx, 0.0f, 0};
+  for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+    if (ds_on_grid(ds, mn, steps[i])) {
+      ds->scale.step = (float)steps[i];
+      break;
+    }
+  /* MovieLens releases rate step..5 stars (1 or 0.5 steps): a small sample without any 1 star
+   * still accepts one */
+  if (strncmp(ds->format, "ml-", 3) == 0 && ds->scale.step >= 0.5f && mn >= ds->scale.step &&
+      mx <= 5.0f) {
+    ds->scale.min = ds->scale.step;
+    ds->scale.max = 5.0f;
+  }
+}
+
+int ds_scale_allows(const mr_scale *s, double v) {
+  if (!s || !isfinite(v))
+    return 0;
+  if (s->implicit)
+    return fabs(v - 1.0) < 1e-6;
+  if (v < s->min - 1e-6 || v > s->max + 1e-6)
+    return 0;
+  if (s->step <= 0)
+    return 1;
+  double q = (v - s->min) / s->step;
+  return fabs(q - floor(q + 0.5)) < 1e-4;
+}
+
+void ds_scale_describe(const mr_scale *s, char *buf, size_t len) {
+  size_t n = 0;
+  if (!buf || !len)
+    return;
+  buf[0] = '\0';
+  if (!s)
+    return;
+  if (s->implicit) {
+    snprintf(buf, len, "1 (implicit feedback: liked)");
+    return;
+  }
+  if (s->step <= 0) {
+    snprintf(buf, len, "any value in [%g, %g]", s->min, s->max);
+    return;
+  }
+  long count = lround((s->max - s->min) / s->step) + 1;
+  for (long k = 0; k < count && n < len; k++) {
+    if (count > 10 && k == 3) {
+      n += (size_t)snprintf(buf + n, len - n, ", ...");
+      k = count - 2;
+      continue;
+    }
+    n += (size_t)snprintf(buf + n, len - n, "%s%g", k ? ", " : "", s->min + (double)k * s->step);
+  }
+}
+
+/* Dedupe order: user, movie, then timestamp, then position in the file (the latest last). */
+typedef struct ds_dup_key {
+  int32_t item;
+  uint32_t pos;
+  int64_t ts;
+} ds_dup_key;
+
+static int ds_dup_cmp(const void *a, const void *b) {
+  const ds_dup_key *x = a, *y = b;
+  if (x->item != y->item)
+    return x->item < y->item ? -1 : 1;
+  if (x->ts != y->ts)
+    return x->ts < y->ts ? -1 : 1;
+  return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+int ds_dedupe_ratings(mr_dataset *ds) {
+  size_t n, *start = NULL;
+  ds_dup_key *keys = NULL;
+  unsigned char *drop = NULL;
+  long dups = 0;
+  int rc = MR_ENOMEM;
+  if (!ds)
+    return MR_EINVAL;
+  n = ds->n_ratings;
+  if (n < 2)
+    return MR_OK;
+  if (n > UINT32_MAX)
+    return MR_ERANGE;
+  /* bucket the rows by user (counting sort, stable), then sort each user's few rows */
+  if (!(start = calloc((size_t)ds->n_users + 2, sizeof(*start))) ||
+      !(keys = malloc(n * sizeof(*keys))) || !(drop = calloc(n, 1)))
+    goto done;
+  for (size_t k = 0; k < n; k++)
+    start[ds->ratings[k].user + 2]++;
+  for (int32_t u = 0; u < ds->n_users; u++)
+    start[u + 2] += start[u + 1];
+  for (size_t k = 0; k < n; k++) {
+    const mr_rating *r = &ds->ratings[k];
+    keys[start[r->user + 1]++] = (ds_dup_key){r->item, (uint32_t)k, r->ts};
+  }
+  for (int32_t u = 0; u < ds->n_users; u++) {
+    ds_dup_key *seg = keys + start[u];
+    size_t len = start[u + 1] - start[u];
+    int sorted = 1;
+    for (size_t k = 1; k < len && sorted; k++)
+      sorted = seg[k - 1].item < seg[k].item;
+    if (sorted)
+      continue; /* distinct and ordered already: the common case */
+    qsort(seg, len, sizeof(*seg), ds_dup_cmp);
+    for (size_t k = 0; k + 1 < len; k++)
+      if (seg[k].item == seg[k + 1].item) {
+        drop[seg[k].pos] = 1;
+        dups++;
+      }
+  }
+  if (dups) {
+    size_t w = 0;
+    for (size_t k = 0; k < n; k++)
+      if (!drop[k])
+        ds->ratings[w++] = ds->ratings[k];
+    ds->n_ratings = w;
+    fprintf(stderr, "ratings: %ld duplicate (user, movie) rows: the latest of each kept\n", dups);
+  }
+  ds->report.ratings_dup += dups;
+  rc = MR_OK;
+done:
+  free(start);
+  free(keys);
+  free(drop);
+  return rc;
 }
 
 int ds_load_genres(mr_dataset *ds, const char *path) {
@@ -279,23 +380,23 @@ int ds_load_genres(mr_dataset *ds, const char *path) {
   size_t len;
   int rc;
   long rows = 0;
-  ds_diag d = {ds_basename(path), 0};
+  dsio_diag d = {dsio_basename(path), 0};
   if (!ds || !path)
     return MR_EINVAL;
-  if ((rc = ds_read_file(path, &buf, &len)) != MR_OK)
+  if ((rc = dsio_read_file(path, &buf, &len)) != MR_OK)
     return rc;
-  ds_lines it = {buf, buf + len, 0};
-  while ((line = ds_next_line(&it))) {
+  dsio_lines it = {buf, buf + len, 0};
+  while ((line = dsio_next_line(&it))) {
     long idx;
     if (!*line)
       continue; /* u.genre ends with a blank line */
     rows++;
-    if (ds_split(line, '|', f, 2) != 2 || !*f[0] || ds_parse_long(f[1], &idx) != MR_OK || idx < 0 ||
-        idx >= MR_MAX_GENRES) {
-      ds_note(&d, it.line, "bad genre row (want name|index with index < %d)", MR_MAX_GENRES);
+    if (dsio_split(line, '|', f, 2) != 2 || !*f[0] || dsio_parse_long(f[1], &idx) != MR_OK ||
+        idx < 0 || idx >= MR_MAX_GENRES) {
+      dsio_note(&d, it.line, "bad genre row (want name|index with index < %d)", MR_MAX_GENRES);
       continue;
     }
-    if ((rc = ds_set_str(&ds->genre_names[idx], f[0], strlen(f[0]))) != MR_OK)
+    if ((rc = dsio_set_str(&ds->genre_names[idx], f[0], strlen(f[0]))) != MR_OK)
       goto fail;
     if (idx + 1 > ds->n_genres)
       ds->n_genres = (int)idx + 1;
@@ -314,66 +415,25 @@ int ds_load_occupations(mr_dataset *ds, const char *path) {
   if (!ds || !path)
     return MR_EINVAL;
   cap = (size_t)ds->n_occupations;
-  if ((rc = ds_read_file(path, &buf, &len)) != MR_OK)
+  if ((rc = dsio_read_file(path, &buf, &len)) != MR_OK)
     return rc;
-  ds_lines it = {buf, buf + len, 0};
-  while ((line = ds_next_line(&it))) {
+  dsio_lines it = {buf, buf + len, 0};
+  while ((line = dsio_next_line(&it))) {
     if (!*line)
       continue;
-    if ((rc = ds_grow((void **)&ds->occupations, sizeof(char *), (size_t)ds->n_occupations + 1,
-                      &cap)) != MR_OK)
+    if ((rc = dsio_grow((void **)&ds->occupations, sizeof(char *), (size_t)ds->n_occupations + 1,
+                        &cap)) != MR_OK)
       goto fail;
     ds->occupations[ds->n_occupations] = NULL;
-    if ((rc = ds_set_str(&ds->occupations[ds->n_occupations], line, strlen(line))) != MR_OK)
+    if ((rc = dsio_set_str(&ds->occupations[ds->n_occupations], line, strlen(line))) != MR_OK)
       goto fail;
     ds->n_occupations++;
   }
-  fprintf(stderr, "%s: %d occupations\n", ds_basename(path), ds->n_occupations);
+  fprintf(stderr, "%s: %d occupations\n", dsio_basename(path), ds->n_occupations);
   rc = MR_OK;
 fail:
   free(buf);
   return rc;
-}
-
-/* Converts Latin-1 to UTF-8, unless the text already is valid UTF-8 (then it is kept). */
-static int ds_latin1_to_utf8(const char *in, size_t len, char **out, size_t *out_len) {
-  size_t extra = 0, i = 0;
-  int valid = 1;
-  while (i < len) {
-    unsigned char c = (unsigned char)in[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t need = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 0;
-    int ok = need && c >= 0xC2 && i + need < len;
-    for (size_t k = 1; ok && k <= need; k++)
-      ok = ((unsigned char)in[i + k] & 0xC0) == 0x80;
-    if (!ok)
-      valid = 0;
-    i += ok ? need + 1 : 1;
-  }
-  /* not UTF-8: every byte >= 0x80, inside a valid-looking sequence or not, becomes two */
-  if (!valid)
-    for (i = 0; i < len; i++)
-      extra += (unsigned char)in[i] >= 0x80;
-  char *o = malloc(len + extra + 1);
-  if (!o)
-    return MR_ENOMEM;
-  size_t n = 0;
-  for (i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)in[i];
-    if (c < 0x80 || valid) {
-      o[n++] = (char)c;
-    } else {
-      o[n++] = (char)(0xC0 | (c >> 6));
-      o[n++] = (char)(0x80 | (c & 0x3F));
-    }
-  }
-  o[n] = '\0';
-  *out = o;
-  *out_len = n;
-  return MR_OK;
 }
 
 static const char *const ds_months[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -392,8 +452,8 @@ static int ds_year_from_date(const char *s) {
     return 0;
   *m = '\0';
   m[4] = '\0';
-  if (ds_parse_long(tmp, &day) != MR_OK || day < 1 || day > 31 ||
-      ds_parse_long(m + 5, &year) != MR_OK || year < 1800 || year > 2100)
+  if (dsio_parse_long(tmp, &day) != MR_OK || day < 1 || day > 31 ||
+      dsio_parse_long(m + 5, &year) != MR_OK || year < 1800 || year > 2100)
     return 0;
   for (int k = 0; k < 12; k++)
     if (memcmp(m + 1, ds_months[k], 3) == 0)
@@ -401,123 +461,62 @@ static int ds_year_from_date(const char *s) {
   return 0;
 }
 
-/* The last "(yyyy)" in a title, or 0. */
-static int ds_year_from_title(const char *t) {
-  int year = 0;
-  for (const char *p = strchr(t, '('); p; p = strchr(p + 1, '(')) {
-    if (strlen(p) >= 6 && p[5] == ')') {
-      int y = 0, ok = 1;
-      for (int k = 1; k <= 4; k++) {
-        if (p[k] < '0' || p[k] > '9')
-          ok = 0;
-        else
-          y = y * 10 + (p[k] - '0');
-      }
-      if (ok && y >= 1800 && y <= 2100)
-        year = y;
-    }
-  }
-  return year;
-}
-
-/* Marks id as seen; returns 1 when it already was. Grows the table as ids come in. */
-static int ds_seen(unsigned char **seen, size_t *cap, long id, int *dup) {
-  if ((size_t)id >= *cap) {
-    size_t nc = *cap ? *cap : 4096;
-    while (nc <= (size_t)id)
-      nc *= 2;
-    unsigned char *p = realloc(*seen, nc);
-    if (!p)
-      return MR_ENOMEM;
-    memset(p + *cap, 0, nc - *cap);
-    *seen = p;
-    *cap = nc;
-  }
-  *dup = (*seen)[id];
-  (*seen)[id] = 1;
-  return MR_OK;
-}
-
-static int ds_new_movie(mr_movie *m) {
-  memset(m, 0, sizeof(*m));
-  /* every string is non-NULL so callers never check */
-  if (!(m->title = calloc(1, 1)) || !(m->release_date = calloc(1, 1)) ||
-      !(m->imdb_url = calloc(1, 1)) || !(m->description = calloc(1, 1)) ||
-      !(m->age_rating = calloc(1, 1)) || !(m->poster_url = calloc(1, 1))) {
-    ds_movie_clear(m);
-    return MR_ENOMEM;
-  }
-  return MR_OK;
-}
-
 int ds_load_movies(mr_dataset *ds, const char *path) {
   char *raw = NULL, *buf = NULL, *line, *f[5 + MR_MAX_GENRES];
-  unsigned char *seen = NULL;
-  size_t raw_len, len, cap, seen_cap = 0;
+  size_t raw_len, len;
   long bad_rows = 0, read = 0, bad_fields = 0;
-  int rc, dup;
-  ds_diag d = {ds_basename(path), 0};
+  int rc;
+  dsio_diag d = {dsio_basename(path), 0};
   if (!ds || !path)
     return MR_EINVAL;
-  cap = (size_t)ds->n_movies;
-  if ((rc = ds_read_file(path, &raw, &raw_len)) != MR_OK)
+  if ((rc = dsio_read_file(path, &raw, &raw_len)) != MR_OK)
     return rc;
-  rc = ds_latin1_to_utf8(raw, raw_len, &buf, &len);
+  rc = dsio_latin1_to_utf8(raw, raw_len, &buf, &len);
   free(raw);
   if (rc != MR_OK)
     return rc;
-  for (int32_t i = 0; i < ds->n_movies; i++)
-    if ((rc = ds_seen(&seen, &seen_cap, ds->movies[i].id, &dup)) != MR_OK)
-      goto fail;
   int n_flags = ds->n_genres ? ds->n_genres : DS_ML_GENRES;
-  ds_lines it = {buf, buf + len, 0};
-  while ((line = ds_next_line(&it))) {
+  dsio_lines it = {buf, buf + len, 0};
+  while ((line = dsio_next_line(&it))) {
     long id;
     if (!*line)
       continue;
     read++;
-    int nf = ds_split(line, '|', f, 5 + MR_MAX_GENRES);
+    int nf = dsio_split(line, '|', f, 5 + MR_MAX_GENRES);
     if (nf != 5 + n_flags) {
-      ds_note(&d, it.line, "%d fields, want %d: row skipped", nf, 5 + n_flags);
+      dsio_note(&d, it.line, "%d fields, want %d: row skipped", nf, 5 + n_flags);
       bad_rows++;
       continue;
     }
-    if (ds_parse_long(f[0], &id) != MR_OK || id < 0 || id > DS_MAX_ID) {
-      ds_note(&d, it.line, "bad movie id '%s': row skipped", f[0]);
+    if (dsio_parse_long(f[0], &id) != MR_OK || id < 0) {
+      dsio_note(&d, it.line, "bad movie id '%s': row skipped", f[0]);
       bad_rows++;
       continue;
     }
-    if ((rc = ds_seen(&seen, &seen_cap, id, &dup)) != MR_OK)
-      goto fail;
-    if (dup) {
-      ds_note(&d, it.line, "duplicate movie id %ld: row skipped", id);
+    if (ds_movie_index(ds, id) >= 0) {
+      dsio_note(&d, it.line, "duplicate movie id %ld: row skipped", id);
       bad_rows++;
       continue;
     }
-    if ((rc = ds_grow((void **)&ds->movies, sizeof(mr_movie), (size_t)ds->n_movies + 1, &cap)) !=
-        MR_OK)
+    mr_movie *m;
+    if ((rc = ds_add_movie(ds, id, &m)) != MR_OK)
       goto fail;
-    mr_movie *m = &ds->movies[ds->n_movies];
-    if ((rc = ds_new_movie(m)) != MR_OK)
-      goto fail;
-    ds->n_movies++;
-    m->id = (int32_t)id;
-    if ((rc = ds_set_str(&m->title, f[1], strlen(f[1]))) != MR_OK ||
-        (rc = ds_set_str(&m->release_date, f[2], strlen(f[2]))) != MR_OK ||
-        (rc = ds_set_str(&m->imdb_url, f[4], strlen(f[4]))) != MR_OK)
+    if ((rc = dsio_set_str(&m->title, f[1], strlen(f[1]))) != MR_OK ||
+        (rc = dsio_set_str(&m->release_date, f[2], strlen(f[2]))) != MR_OK ||
+        (rc = dsio_set_str(&m->imdb_url, f[4], strlen(f[4]))) != MR_OK)
       goto fail;
     if (!*f[1]) {
-      ds_note(&d, it.line, "movie %ld: empty title", id);
+      dsio_note(&d, it.line, "movie %ld: empty title", id);
       bad_fields++;
     }
     m->year = ds_year_from_date(f[2]);
     if (!m->year) {
-      ds_note(&d, it.line, "movie %ld: bad release date '%s'", id, f[2]);
+      dsio_note(&d, it.line, "movie %ld: bad release date '%s'", id, f[2]);
       bad_fields++;
-      m->year = ds_year_from_title(f[1]);
+      m->year = dsio_year_from_title(f[1]);
     }
     if (!*f[4]) {
-      ds_note(&d, it.line, "movie %ld: empty IMDb URL", id);
+      dsio_note(&d, it.line, "movie %ld: empty IMDb URL", id);
       bad_fields++;
     }
     for (int g = 0; g < n_flags; g++) {
@@ -525,80 +524,69 @@ int ds_load_movies(mr_dataset *ds, const char *path) {
       if (strcmp(v, "1") == 0) {
         m->genres |= 1u << g;
       } else if (strcmp(v, "0") != 0) {
-        ds_note(&d, it.line, "movie %ld: bad genre flag '%s'", id, v);
+        dsio_note(&d, it.line, "movie %ld: bad genre flag '%s'", id, v);
         bad_fields++;
       }
     }
   }
   ds->report.movies_read += read;
   ds->report.movies_bad_fields += bad_fields + bad_rows;
-  if ((rc = ds_build_index(ds)) != MR_OK)
-    goto fail;
   fprintf(stderr, "%s: %ld movies used, %ld bad rows, %ld bad fields\n", d.name, read - bad_rows,
           bad_rows, bad_fields);
   rc = MR_OK;
 fail:
-  free(seen);
   free(buf);
   return rc;
 }
 
 int ds_load_users(mr_dataset *ds, const char *path) {
   char *buf = NULL, *line, *f[5];
-  unsigned char *seen = NULL;
-  size_t len, cap, seen_cap = 0;
+  size_t len;
   long bad_rows = 0, read = 0, bad_fields = 0;
-  int rc, dup;
-  ds_diag d = {ds_basename(path), 0};
+  int rc;
+  dsio_diag d = {dsio_basename(path), 0};
   if (!ds || !path)
     return MR_EINVAL;
-  cap = (size_t)ds->n_users;
-  if ((rc = ds_read_file(path, &buf, &len)) != MR_OK)
+  if ((rc = dsio_read_file(path, &buf, &len)) != MR_OK)
     return rc;
-  for (int32_t i = 0; i < ds->n_users; i++)
-    if ((rc = ds_seen(&seen, &seen_cap, ds->users[i].id, &dup)) != MR_OK)
-      goto fail;
-  ds_lines it = {buf, buf + len, 0};
-  while ((line = ds_next_line(&it))) {
+  dsio_lines it = {buf, buf + len, 0};
+  while ((line = dsio_next_line(&it))) {
     long id, age;
     if (!*line)
       continue;
     read++;
-    int nf = ds_split(line, '|', f, 5);
+    int nf = dsio_split(line, '|', f, 5);
     if (nf != 5) {
-      ds_note(&d, it.line, "%d fields, want 5: row skipped", nf);
+      dsio_note(&d, it.line, "%d fields, want 5: row skipped", nf);
       bad_rows++;
       continue;
     }
-    if (ds_parse_long(f[0], &id) != MR_OK || id < 0 || id > DS_MAX_ID) {
-      ds_note(&d, it.line, "bad user id '%s': row skipped", f[0]);
+    if (dsio_parse_long(f[0], &id) != MR_OK || id < 0) {
+      dsio_note(&d, it.line, "bad user id '%s': row skipped", f[0]);
       bad_rows++;
       continue;
     }
-    if ((rc = ds_seen(&seen, &seen_cap, id, &dup)) != MR_OK)
+    int32_t ui;
+    int added;
+    if ((rc = ds_add_user(ds, id, &ui, &added)) != MR_OK)
       goto fail;
-    if (dup) {
-      ds_note(&d, it.line, "duplicate user id %ld: row skipped", id);
+    if (!added) {
+      dsio_note(&d, it.line, "duplicate user id %ld: row skipped", id);
       bad_rows++;
       continue;
     }
-    if ((rc = ds_grow((void **)&ds->users, sizeof(mr_user), (size_t)ds->n_users + 1, &cap)) !=
-        MR_OK)
-      goto fail;
-    mr_user *u = &ds->users[ds->n_users++];
-    memset(u, 0, sizeof(*u));
-    u->id = (int32_t)id;
-    if (ds_parse_long(f[1], &age) == MR_OK && age > 0 && age < 130) {
+    mr_user *u = &ds->users[ui];
+    if (dsio_parse_long(f[1], &age) == MR_OK && age > 0 && age < 130) {
       u->age = (int)age;
     } else {
-      ds_note(&d, it.line, "user %ld: bad age '%s'", id, f[1]);
+      dsio_note(&d, it.line, "user %ld: bad age '%s'", id, f[1]);
       bad_fields++;
     }
     if (strcmp(f[2], "M") == 0 || strcmp(f[2], "F") == 0) {
       u->gender = f[2][0];
     } else {
       u->gender = '?';
-      ds_note(&d, it.line, "user %ld: bad gender '%s'", id, f[2]);
+      dsio_note(&d, it.line, "user %ld: bad gender '%s'", id, f[2]);
       bad_fields++;
     }
     u->occupation = -1;
@@ -606,12 +594,12 @@ int ds_load_users(mr_dataset *ds, const char *path) {
       if (strcmp(ds->occupations[k], f[3]) == 0)
         u->occupation = k;
     if (u->occupation < 0) {
-      ds_note(&d, it.line, "user %ld: unknown occupation '%s'", id, f[3]);
+      dsio_note(&d, it.line, "user %ld: unknown occupation '%s'", id, f[3]);
       bad_fields++;
     }
     size_t zl = strlen(f[4]);
     if (zl == 0 || zl >= sizeof(u->zip)) {
-      ds_note(&d, it.line, "user %ld: bad zip '%s'", id, f[4]);
+      dsio_note(&d, it.line, "user %ld: bad zip '%s'", id, f[4]);
       bad_fields++;
       if (zl >= sizeof(u->zip))
         zl = sizeof(u->zip) - 1;
@@ -621,67 +609,61 @@ int ds_load_users(mr_dataset *ds, const char *path) {
   }
   ds->report.users_read += read;
   ds->report.users_bad_fields += bad_fields + bad_rows;
-  if ((rc = ds_build_index(ds)) != MR_OK)
-    goto fail;
   fprintf(stderr, "%s: %ld users used, %ld bad rows, %ld bad fields\n", d.name, read - bad_rows,
           bad_rows, bad_fields);
   rc = MR_OK;
 fail:
-  free(seen);
   free(buf);
   return rc;
 }
 
 int ds_load_ratings(mr_dataset *ds, const char *path) {
   char *buf = NULL, *line, *f[4];
-  size_t len, cap;
+  size_t len;
   long read = 0, bad = 0;
   int rc;
-  ds_diag d = {ds_basename(path), 0};
+  dsio_diag d = {dsio_basename(path), 0};
   if (!ds || !path)
     return MR_EINVAL;
-  cap = ds->n_ratings;
-  if ((rc = ds_read_file(path, &buf, &len)) != MR_OK)
+  if ((rc = dsio_read_file(path, &buf, &len)) != MR_OK)
     return rc;
   /* u.data lines are ~20 bytes: one allocation up front instead of many doublings */
-  if ((rc = ds_grow((void **)&ds->ratings, sizeof(mr_rating), ds->n_ratings + len / 16 + 1,
-                    &cap)) != MR_OK)
+  if ((rc = dsio_grow((void **)&ds->ratings, sizeof(mr_rating), ds->n_ratings + len / 16 + 1,
+                      &ds->ratings_cap)) != MR_OK)
     goto fail;
-  ds_lines it = {buf, buf + len, 0};
-  while ((line = ds_next_line(&it))) {
+  dsio_lines it = {buf, buf + len, 0};
+  while ((line = dsio_next_line(&it))) {
     long uid, mid, ts;
     double r;
     if (!*line)
       continue;
     read++;
-    int nf = ds_split(line, '\t', f, 4);
+    int nf = dsio_split(line, '\t', f, 4);
     if (nf != 4) {
-      ds_note(&d, it.line, "%d fields, want 4: row skipped", nf);
+      dsio_note(&d, it.line, "%d fields, want 4: row skipped", nf);
       bad++;
       continue;
     }
-    if (ds_parse_long(f[0], &uid) != MR_OK || ds_parse_long(f[1], &mid) != MR_OK ||
-        ds_parse_float(f[2], &r) != MR_OK || ds_parse_long(f[3], &ts) != MR_OK) {
-      ds_note(&d, it.line, "non-numeric field: row skipped");
+    if (dsio_parse_long(f[0], &uid) != MR_OK || dsio_parse_long(f[1], &mid) != MR_OK ||
+        dsio_parse_float(f[2], &r) != MR_OK || dsio_parse_long(f[3], &ts) != MR_OK) {
+      dsio_note(&d, it.line, "non-numeric field: row skipped");
       bad++;
       continue;
     }
-    int32_t ui = (uid >= 0 && uid <= INT32_MAX) ? ds_user_index(ds, (int32_t)uid) : -1;
-    int32_t mi = (mid >= 0 && mid <= INT32_MAX) ? ds_movie_index(ds, (int32_t)mid) : -1;
+    int32_t ui = ds_user_index(ds, uid), mi = ds_movie_index(ds, mid);
     if (ui < 0 || mi < 0) {
-      ds_note(&d, it.line, "unknown %s id %ld: row skipped", ui < 0 ? "user" : "movie",
-              ui < 0 ? uid : mid);
+      dsio_note(&d, it.line, "unknown %s id %ld: row skipped", ui < 0 ? "user" : "movie",
+                ui < 0 ? uid : mid);
       bad++;
       continue;
     }
     if (!(r >= 1.0 && r <= 5.0)) {
-      ds_note(&d, it.line, "rating %s outside 1..5: row skipped", f[2]);
+      dsio_note(&d, it.line, "rating %s outside 1..5: row skipped", f[2]);
       bad++;
       continue;
     }
-    if ((rc = ds_grow((void **)&ds->ratings, sizeof(mr_rating), ds->n_ratings + 1, &cap)) != MR_OK)
+    if ((rc = ds_add_rating(ds, ui, mi, (float)r, (int64_t)ts)) != MR_OK)
       goto fail;
-    ds->ratings[ds->n_ratings++] = (mr_rating){ui, mi, (float)r, (int64_t)ts};
   }
   ds->report.ratings_read += read;
   ds->report.ratings_bad += bad;
@@ -751,26 +733,27 @@ static size_t ds_first_srcset_url(const char *s) {
 static int ds_imdb_year(const char *s) {
   long y;
   size_t n = strlen(s);
-  if (ds_parse_long(s, &y) == MR_OK)
+  if (dsio_parse_long(s, &y) == MR_OK)
     return (y >= 1800 && y <= 2100) ? (int)y : 0;
-  if (n >= 5 && s[n - 5] == ' ' && ds_parse_long(s + n - 4, &y) == MR_OK && y >= 1800 && y <= 2100)
+  if (n >= 5 && s[n - 5] == ' ' && dsio_parse_long(s + n - 4, &y) == MR_OK && y >= 1800 &&
+      y <= 2100)
     return (int)y;
   return 0;
 }
 
 /* Counts one unusable IMDb field and shows it (column name, value) among the examples. */
-static void ds_bad_field(ds_diag *d, long line, const mr_movie *m, int c, const char *v,
+static void ds_bad_field(dsio_diag *d, long line, const mr_movie *m, int c, const char *v,
                          long *bad_fields) {
   if (*v)
-    ds_note(d, line, "movie %d: bad %s '%.40s'", (int)m->id, ds_imdb_cols[c], v);
+    dsio_note(d, line, "movie %lld: bad %s '%.40s'", (long long)m->id, ds_imdb_cols[c], v);
   else
-    ds_note(d, line, "movie %d: missing %s", (int)m->id, ds_imdb_cols[c]);
+    dsio_note(d, line, "movie %lld: missing %s", (long long)m->id, ds_imdb_cols[c]);
   (*bad_fields)++;
 }
 
 /* Fills one movie from an IMDb record; parse failures are counted, not fatal. Only
  * MR_ENOMEM is returned as an error. */
-static int ds_imdb_fill(mr_movie *m, const csv_field *fv, const int *col, ds_diag *d, long line,
+static int ds_imdb_fill(mr_movie *m, const csv_field *fv, const int *col, dsio_diag *d, long line,
                         long *bad_fields) {
   const char *v[IM_NCOLS];
   double r;
@@ -782,13 +765,13 @@ static int ds_imdb_fill(mr_movie *m, const csv_field *fv, const int *col, ds_dia
   size_t pl = ds_first_srcset_url(v[IM_POSTER]);
   if (!pl)
     ds_bad_field(d, line, m, IM_POSTER, v[IM_POSTER], bad_fields);
-  if ((rc = ds_set_str(&m->poster_url, v[IM_POSTER], pl)) != MR_OK)
+  if ((rc = dsio_set_str(&m->poster_url, v[IM_POSTER], pl)) != MR_OK)
     return rc;
   if (!*v[IM_DESC])
     ds_bad_field(d, line, m, IM_DESC, v[IM_DESC], bad_fields);
-  if ((rc = ds_set_str(&m->description, v[IM_DESC], strlen(v[IM_DESC]))) != MR_OK)
+  if ((rc = dsio_set_str(&m->description, v[IM_DESC], strlen(v[IM_DESC]))) != MR_OK)
     return rc;
-  if (ds_parse_float(v[IM_RATING], &r) == MR_OK && r >= 1.0 && r <= 10.0)
+  if (dsio_parse_float(v[IM_RATING], &r) == MR_OK && r >= 1.0 && r <= 10.0)
     m->imdb_rating = (float)r;
   else
     ds_bad_field(d, line, m, IM_RATING, v[IM_RATING], bad_fields);
@@ -805,7 +788,7 @@ static int ds_imdb_fill(mr_movie *m, const csv_field *fv, const int *col, ds_dia
   }
   if (!*v[IM_AGE])
     ds_bad_field(d, line, m, IM_AGE, v[IM_AGE], bad_fields);
-  if ((rc = ds_set_str(&m->age_rating, v[IM_AGE], strlen(v[IM_AGE]))) != MR_OK)
+  if ((rc = dsio_set_str(&m->age_rating, v[IM_AGE], strlen(v[IM_AGE]))) != MR_OK)
     return rc;
   if (!(m->imdb_year = ds_imdb_year(v[IM_YEAR])))
     ds_bad_field(d, line, m, IM_YEAR, v[IM_YEAR], bad_fields);
@@ -822,10 +805,10 @@ int ds_load_imdb(mr_dataset *ds, const char *path) {
   int col[IM_NCOLS], rc;
   long read = 0, bad = 0, unmatched = 0, bad_fields = 0;
   unsigned char *done = NULL;
-  ds_diag d = {ds_basename(path), 0};
+  dsio_diag d = {dsio_basename(path), 0};
   if (!ds || !path)
     return MR_EINVAL;
-  if ((rc = ds_read_file(path, &buf, &len)) != MR_OK)
+  if ((rc = dsio_read_file(path, &buf, &len)) != MR_OK)
     return rc;
   /* a UTF-8 byte order mark would otherwise glue itself to the first column name */
   size_t skip = (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) ? 3 : 0;
@@ -862,30 +845,30 @@ int ds_load_imdb(mr_dataset *ds, const char *path) {
       break;
     read++;
     if (rc == MR_EFORMAT) {
-      ds_note(&d, csv_record_line(r), "unterminated quoted field: row skipped");
+      dsio_note(&d, csv_record_line(r), "unterminated quoted field: row skipped");
       bad++;
       continue;
     }
     if (rc < 0)
       goto fail;
     if (nf != n_header) {
-      ds_note(&d, csv_record_line(r), "%zu fields, want %zu: row skipped", nf, n_header);
+      dsio_note(&d, csv_record_line(r), "%zu fields, want %zu: row skipped", nf, n_header);
       bad++;
       continue;
     }
-    if (ds_parse_long(fv[col[IM_ID]].s, &id) != MR_OK) {
-      ds_note(&d, csv_record_line(r), "bad movie_id '%.20s': row skipped", fv[col[IM_ID]].s);
+    if (dsio_parse_long(fv[col[IM_ID]].s, &id) != MR_OK) {
+      dsio_note(&d, csv_record_line(r), "bad movie_id '%.20s': row skipped", fv[col[IM_ID]].s);
       bad++;
       continue;
     }
-    int32_t mi = (id >= 0 && id <= INT32_MAX) ? ds_movie_index(ds, (int32_t)id) : -1;
+    int32_t mi = ds_movie_index(ds, id);
     if (mi < 0) {
-      ds_note(&d, csv_record_line(r), "movie_id %ld not in u.item: row skipped", id);
+      dsio_note(&d, csv_record_line(r), "movie_id %ld not in u.item: row skipped", id);
       unmatched++;
       continue;
     }
     if (done[mi]) {
-      ds_note(&d, csv_record_line(r), "second row for movie_id %ld: row skipped", id);
+      dsio_note(&d, csv_record_line(r), "second row for movie_id %ld: row skipped", id);
       bad++;
       continue;
     }
@@ -927,49 +910,156 @@ static void ds_set_err(char *err, size_t errlen, const char *fmt, const char *a,
     snprintf(err, errlen, fmt, a, b);
 }
 
-int ds_load(const char *dir, mr_dataset **out, char *err, size_t errlen) {
+/* ml-100k: dir holds u.*; the IMDb details are in imdb/ beside the release (the workplace's
+ * layout: DATA/ml-100k + DATA/imdb) or inside it. */
+static int ds_load_ml100k(mr_dataset *ds, const char *dir, char *err, size_t errlen) {
   static const char *const files[5] = {"u.genre", "u.occupation", "u.item", "u.user", "u.data"};
   int (*const loaders[5])(mr_dataset *, const char *) = {
       ds_load_genres, ds_load_occupations, ds_load_movies, ds_load_users, ds_load_ratings};
-  mr_dataset *ds = NULL;
   char path[4096];
   int rc;
-  if (err && errlen)
-    err[0] = '\0';
-  if (!dir || !out)
-    return MR_EINVAL;
-  if ((rc = ds_create_empty(&ds)) != MR_OK)
-    return rc;
   for (int i = 0; i < 5; i++) {
-    if (snprintf(path, sizeof(path), "%s/ml-100k/%s", dir, files[i]) >= (int)sizeof(path)) {
-      rc = MR_ERANGE;
+    if (snprintf(path, sizeof(path), "%s/%s", dir, files[i]) >= (int)sizeof(path)) {
       ds_set_err(err, errlen, "data path too long: %s%s", dir, "");
-      goto fail;
+      return MR_ERANGE;
     }
     rc = loaders[i](ds, path);
     if (rc == MR_ENOTFOUND) {
       ds_set_err(err, errlen, "missing data file: %s%s", path,
                  " (run scripts/download-data or pass --data DIR)");
-      goto fail;
+      return rc;
     }
     if (rc != MR_OK) {
       ds_set_err(err, errlen, "%s: %s", path, mr_strerror(rc));
-      goto fail;
+      return rc;
     }
   }
-  if (snprintf(path, sizeof(path), "%s/imdb/ml100k_imdb_details.csv", dir) < (int)sizeof(path)) {
-    rc = ds_load_imdb(ds, path);
-    if (rc == MR_ENOMEM)
-      goto fail;
-    /* IMDb details are optional enrichment: anything short of OOM is only a note */
-    if (rc == MR_ENOTFOUND)
-      fprintf(stderr, "imdb: %s not found; continuing without IMDb details\n", path);
-    else if (rc != MR_OK)
-      fprintf(stderr, "imdb: %s: %s; continuing without IMDb details\n", path, mr_strerror(rc));
+  if (snprintf(path, sizeof(path), "%s/../imdb/ml100k_imdb_details.csv", dir) >=
+          (int)sizeof(path) ||
+      !dsio_is_file(path)) {
+    if (snprintf(path, sizeof(path), "%s/imdb/ml100k_imdb_details.csv", dir) >= (int)sizeof(path))
+      return MR_OK; /* too long to be there */
+  }
+  rc = ds_load_imdb(ds, path);
+  if (rc == MR_ENOMEM)
+    return rc;
+  /* IMDb details are optional enrichment: anything short of OOM is only a note */
+  if (rc == MR_ENOTFOUND)
+    fprintf(stderr, "imdb: %s not found; continuing without IMDb details\n", path);
+  else if (rc != MR_OK)
+    fprintf(stderr, "imdb: %s: %s; continuing without IMDb details\n", path, mr_strerror(rc));
+  return MR_OK;
+}
+
+/* The release folder for dir: dir itself when it holds a release, else dir/NAME (NAME the
+ * dataset, ml-10m also as ml-10M100K), else dir/ml-100k, else the only release under dir. */
+static int ds_pick_release(const char *dir, const char *dataset, char *out, size_t n, char *err,
+                           size_t errlen) {
+  char cand[4096], found[4096] = "";
+  int count = 0;
+  if (fmt_detect(dir) && !(dataset && *dataset)) {
+    snprintf(out, n, "%s", dir);
+    return MR_OK;
+  }
+  if (dataset && *dataset) {
+    const char *names[2] = {dataset, strcmp(dataset, "ml-10m") == 0 ? "ml-10M100K" : NULL};
+    for (int k = 0; k < 2 && names[k]; k++) {
+      snprintf(cand, sizeof(cand), "%s/%s", dir, names[k]);
+      if (dsio_is_dir(cand)) {
+        snprintf(out, n, "%s", cand);
+        return MR_OK;
+      }
+    }
+    ds_set_err(err, errlen, "no data set %s under %s", dataset, dir);
+    return MR_ENOTFOUND;
+  }
+  snprintf(cand, sizeof(cand), "%s/ml-100k", dir);
+  if (fmt_detect(cand)) {
+    snprintf(out, n, "%s", cand);
+    return MR_OK;
+  }
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    if (e->d_name[0] == '.')
+      continue;
+    snprintf(cand, sizeof(cand), "%s/%s", dir, e->d_name);
+    if (dsio_is_dir(cand) && fmt_detect(cand)) {
+      if (count++)
+        snprintf(found + strlen(found), sizeof(found) - strlen(found), ", ");
+      snprintf(found + strlen(found), sizeof(found) - strlen(found), "%s", e->d_name);
+    }
+  }
+  if (d)
+    closedir(d);
+  if (count == 1) {
+    snprintf(out, n, "%s/%s", dir, found);
+    return MR_OK;
+  }
+  if (count > 1) {
+    ds_set_err(err, errlen, "several data sets under %s (%s): pick one with --dataset NAME", dir,
+               found);
+    return MR_EINVAL;
+  }
+  snprintf(cand, sizeof(cand), "%s/ml-100k/u.data", dir);
+  ds_set_err(err, errlen, "missing data file: %s%s", cand,
+             " (no data set found; run scripts/download-data or pass --data DIR)");
+  return MR_ENOTFOUND;
+}
+
+int ds_load_as(const char *dir, const char *dataset, const char *format, mr_dataset **out,
+               char *err, size_t errlen) {
+  mr_dataset *ds = NULL;
+  char release[4096], ebuf[8400] = "";
+  int rc;
+  if (err && errlen)
+    err[0] = '\0';
+  if (!dir || !out)
+    return MR_EINVAL;
+  if (!dataset)
+    dataset = getenv("MOVIEREC_DATASET");
+  if (!format || !*format)
+    format = getenv("MOVIEREC_FORMAT");
+  if (format && (!*format || strcmp(format, "auto") == 0))
+    format = NULL;
+  if ((rc = ds_pick_release(dir, dataset, release, sizeof(release), ebuf, sizeof(ebuf))) != MR_OK)
+    goto fail;
+  const char *fmt = format ? fmt_canonical(format) : fmt_detect(release);
+  if (!fmt) {
+    rc = format ? MR_EINVAL : MR_ENOTFOUND;
+    snprintf(ebuf, sizeof(ebuf),
+             format
+                 ? "unknown data format '%s' (ml-100k, ml-1m, ml-10m, ml-csv, generic)"
+                 : "no data set in %s (want u.data, ratings.dat or ratings.csv; see docs/DATA.md)",
+             format ? format : release);
+    goto fail;
+  }
+  if ((rc = ds_create_empty(&ds)) != MR_OK)
+    goto fail;
+  if (strcmp(fmt, "ml-100k") == 0) {
+    snprintf(ds->format, sizeof(ds->format), "%s", fmt);
+    rc = ds_load_ml100k(ds, release, ebuf, sizeof(ebuf));
+  } else {
+    rc = fmt_load(ds, fmt, release, ebuf, sizeof(ebuf));
+  }
+  if (rc != MR_OK || (rc = ds_dedupe_ratings(ds)) != MR_OK)
+    goto fail;
+  ds_scale_from_data(ds);
+  {
+    char allowed[256];
+    ds_scale_describe(&ds->scale, allowed, sizeof(allowed));
+    fprintf(stderr, "data: %s (%s): %d users, %d movies, %zu ratings, %d genres, ratings %s\n",
+            release, ds->format, ds->n_users, ds->n_movies, ds->n_ratings, ds->n_genres, allowed);
   }
   *out = ds;
   return MR_OK;
 fail:
+  if (err && errlen)
+    snprintf(err, errlen, "%s", ebuf);
   ds_free(ds);
   return rc;
+}
+
+int ds_load(const char *dir, mr_dataset **out, char *err, size_t errlen) {
+  return ds_load_as(dir, NULL, NULL, out, err, errlen);
 }

@@ -262,8 +262,8 @@ int eval_model(const rec_model *m, const mr_dataset *ds, const csr *train_ui, co
                     (int)(e - b));
     if (dump)
       for (int i = 0; i < n_recs[u]; i++)
-        fprintf(dump, "%s\t%d\t%d\t%d\n", config, ds->users[u].id, i + 1,
-                ds->movies[recs[(size_t)u * k + i]].id);
+        fprintf(dump, "%s\t%lld\t%d\t%lld\n", config, (long long)ds->users[u].id, i + 1,
+                (long long)ds->movies[recs[(size_t)u * k + i]].id);
   }
   metrics_acc_result(acc, &r->m, &r->coverage, &r->n_users);
 fail:
