@@ -60,6 +60,11 @@ static const eval_config eval_cfg_itemknn = {"itemknn", "itemknn", "weighting=1"
                                              "k=20|50|200|400@2:100000;shrink=0|10@0:10000",
                                              "item-item cosine kNN, top-K neighbours per item"};
 
+/* SASRec: self-attention over each user's time-ordered ratings, full-softmax loss. */
+static const eval_config eval_cfg_sasrec = {
+    "sasrec", "sasrec", "blocks=2,max_len=100,batch=64,lr=1e-3,seed=42", "epochs=40;dropout=0.2",
+    "SASRec: causal self-attention over the user's sequence, full softmax"};
+
 /* Two-stage configurations: gens is the candidate-generator bitmask (1 als, 2 gcn, 4 content,
  * 8 genre, 16 itemknn, 32 ease, 64 gems), drop the ablated feature groups (features.h). The
  * ranker's tree depth (3 or 6) and its minimum child weight (grown past an edge) are chosen on
@@ -118,6 +123,7 @@ static const eval_config *const eval_configs[] = {
     &eval_cfg_itemknn,
     &eval_cfg_gcn,
     &eval_cfg_gems,
+    &eval_cfg_sasrec,
     &eval_cfg_ts_als,
     &eval_cfg_ts_cross_als,
     &eval_cfg_ts_gcn,

@@ -141,6 +141,7 @@ extern const rec_ops rec_content_ops;
 extern const rec_ops rec_ease_ops;
 extern const rec_ops rec_itemknn_ops;
 extern const rec_ops rec_semantic_ops;
+extern const rec_ops rec_sasrec_ops;
 
 /* clang-format off */
 static const rec_ops *const rec_registry[] = {
@@ -154,6 +155,7 @@ static const rec_ops *const rec_registry[] = {
     &rec_ease_ops,
     &rec_itemknn_ops,
     &rec_semantic_ops,
+    &rec_sasrec_ops,
 };
 /* clang-format on */
 #define REC_N_KINDS (sizeof(rec_registry) / sizeof(rec_registry[0]))
