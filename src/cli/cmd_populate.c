@@ -17,8 +17,8 @@ static const cli_opt populate_opts[O_N] = {
                "event service base URL"},
     [O_COUNT] = {"count", CLI_INT, "200", NULL, "ratings to send (1-1000000)"},
     [O_USERS] = {"users", CLI_INT, "3", NULL, "distinct users, ids FIRST_USER.. (1-100000)"},
-    [O_FIRST_USER] = {"first-user", CLI_INT, "2000", NULL,
-                      "first user id (default: above MovieLens' 943 users, i.e. new users)"},
+    [O_FIRST_USER] = {"first-user", CLI_INT, "0", NULL,
+                      "first user id (default 0: one above the data's largest, i.e. new users)"},
     [O_SEED] = {"seed", CLI_INT, "42", NULL, "random seed (movies and ratings)"},
     [O_DATA] = {"data", CLI_STR, NULL, "MOVIEREC_DATA", "data directory (movies to pick from)"},
     [O_TIMEOUT] = {"timeout", CLI_INT, "5000", NULL, "per-request timeout in ms"},
@@ -95,14 +95,22 @@ int cmd_populate(int argc, char **argv) {
   if (rc)
     return rc > 0 ? 0 : 2;
   long n = v.num[O_COUNT], users = v.num[O_USERS], first = v.num[O_FIRST_USER];
-  if (n < 1 || n > 1000000 || users < 1 || users > 100000 || first < 1 ||
-      first + users - 1 > 2147483647L || v.num[O_TIMEOUT] < 1) {
-    fprintf(stderr, "movierec populate: --count 1..1000000, --users 1..100000, --first-user >= 1 "
+  if (n < 1 || n > 1000000 || users < 1 || users > 100000 || first < 0 || v.num[O_TIMEOUT] < 1) {
+    fprintf(stderr, "movierec populate: --count 1..1000000, --users 1..100000, --first-user >= 0 "
                     "and --timeout >= 1 expected\n");
     return 2;
   }
   if (cli_load_dataset(v.str[O_DATA], &ds))
     return 1;
+  if (first == 0) /* new users: above every id of the data, whatever the release */
+    for (int32_t u = 0; u < ds->n_users; u++)
+      if (ds->users[u].id >= first)
+        first = (long)ds->users[u].id + 1;
+  if (first < 1 || first + users - 1 > 2147483647L) {
+    fprintf(stderr, "movierec populate: user ids %ld..%ld are out of range 1..2147483647\n", first,
+            first + users - 1);
+    goto done;
+  }
   count = calloc((size_t)ds->n_movies, sizeof(*count));
   sum = calloc((size_t)ds->n_movies, sizeof(*sum));
   cand = malloc((size_t)ds->n_movies * sizeof(*cand));

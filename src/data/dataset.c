@@ -391,7 +391,7 @@ int ds_load_genres(mr_dataset *ds, const char *path) {
     if (!*line)
       continue; /* u.genre ends with a blank line */
     rows++;
-    if (dsio_split(line, '|', f, 2) != 2 || !*f[0] || dsio_parse_long(f[1], &idx) != MR_OK ||
+    if (dsio_split(line, "|", f, 2) != 2 || !*f[0] || dsio_parse_long(f[1], &idx) != MR_OK ||
         idx < 0 || idx >= MR_MAX_GENRES) {
       dsio_note(&d, it.line, "bad genre row (want name|index with index < %d)", MR_MAX_GENRES);
       continue;
@@ -482,7 +482,7 @@ int ds_load_movies(mr_dataset *ds, const char *path) {
     if (!*line)
       continue;
     read++;
-    int nf = dsio_split(line, '|', f, 5 + MR_MAX_GENRES);
+    int nf = dsio_split(line, "|", f, 5 + MR_MAX_GENRES);
     if (nf != 5 + n_flags) {
       dsio_note(&d, it.line, "%d fields, want %d: row skipped", nf, 5 + n_flags);
       bad_rows++;
@@ -531,8 +531,7 @@ int ds_load_movies(mr_dataset *ds, const char *path) {
   }
   ds->report.movies_read += read;
   ds->report.movies_bad_fields += bad_fields + bad_rows;
-  fprintf(stderr, "%s: %ld movies used, %ld bad rows, %ld bad fields\n", d.name, read - bad_rows,
-          bad_rows, bad_fields);
+  dsio_summary(d.name, "movies", read, bad_rows, bad_fields);
   rc = MR_OK;
 fail:
   free(buf);
@@ -555,7 +554,7 @@ int ds_load_users(mr_dataset *ds, const char *path) {
     if (!*line)
       continue;
     read++;
-    int nf = dsio_split(line, '|', f, 5);
+    int nf = dsio_split(line, "|", f, 5);
     if (nf != 5) {
       dsio_note(&d, it.line, "%d fields, want 5: row skipped", nf);
       bad_rows++;
@@ -609,8 +608,7 @@ int ds_load_users(mr_dataset *ds, const char *path) {
   }
   ds->report.users_read += read;
   ds->report.users_bad_fields += bad_fields + bad_rows;
-  fprintf(stderr, "%s: %ld users used, %ld bad rows, %ld bad fields\n", d.name, read - bad_rows,
-          bad_rows, bad_fields);
+  dsio_summary(d.name, "users", read, bad_rows, bad_fields);
   rc = MR_OK;
 fail:
   free(buf);
@@ -638,7 +636,7 @@ int ds_load_ratings(mr_dataset *ds, const char *path) {
     if (!*line)
       continue;
     read++;
-    int nf = dsio_split(line, '\t', f, 4);
+    int nf = dsio_split(line, "\t", f, 4);
     if (nf != 4) {
       dsio_note(&d, it.line, "%d fields, want 4: row skipped", nf);
       bad++;

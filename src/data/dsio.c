@@ -82,40 +82,34 @@ char *dsio_next_line(dsio_lines *it) {
   return s;
 }
 
-/* Splits s on sep into at most maxf fields; returns the real field count (may exceed maxf). */
-int dsio_split(char *s, char sep, char **f, int maxf) {
+/* Splits s on the separator string sep into at most maxf fields; returns the real field count
+ * (may exceed maxf). */
+int dsio_split(char *s, const char *sep, char **f, int maxf) {
+  size_t n_sep = strlen(sep);
   int n = 0;
   for (;;) {
-    char *e = strchr(s, sep);
+    char *e = strstr(s, sep);
     if (n < maxf)
       f[n] = s;
     n++;
     if (!e)
       break;
     *e = '\0';
-    s = e + 1;
+    s = e + n_sep;
   }
   return n;
 }
 
-/* Strict decimal integer: optional surrounding spaces, nothing else. */
+/* Strict decimal integer: optional surrounding spaces, nothing else; at most about 2^50 in
+ * magnitude (ages, indexes, timestamps: anything larger is a typo). */
 int dsio_parse_long(const char *s, long *out) {
-  long v = 0;
-  int neg = 0, digits = 0;
-  while (*s == ' ' || *s == '\t')
-    s++;
-  if (*s == '-' || *s == '+')
-    neg = *s++ == '-';
-  for (; *s >= '0' && *s <= '9'; s++, digits++) {
-    if (v > (1L << 50))
-      return MR_ERANGE;
-    v = v * 10 + (*s - '0');
-  }
-  while (*s == ' ' || *s == '\t')
-    s++;
-  if (!digits || *s)
-    return MR_EFORMAT;
-  *out = neg ? -v : v;
+  int64_t v;
+  int rc = dsio_parse_i64(s, &v);
+  if (rc)
+    return rc;
+  if (v > (INT64_C(1) << 50) * 10 || v < -(INT64_C(1) << 50) * 10)
+    return MR_ERANGE;
+  *out = (long)v;
   return MR_OK;
 }
 
@@ -230,21 +224,6 @@ int dsio_is_dir(const char *path) {
   return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-int dsio_split2(char *s, char **f, int maxf) {
-  int n = 0;
-  for (;;) {
-    char *e = strstr(s, "::");
-    if (n < maxf)
-      f[n] = s;
-    n++;
-    if (!e)
-      break;
-    *e = '\0';
-    s = e + 2;
-  }
-  return n;
-}
-
 int dsio_parse_i64(const char *s, int64_t *out) {
   int64_t v = 0;
   int neg = 0, digits = 0;
@@ -264,4 +243,9 @@ int dsio_parse_i64(const char *s, int64_t *out) {
     return MR_EFORMAT;
   *out = neg ? -v : v;
   return MR_OK;
+}
+
+void dsio_summary(const char *name, const char *what, long read, long bad_rows, long bad_fields) {
+  fprintf(stderr, "%s: %ld %s used, %ld bad rows, %ld bad fields\n", name, read - bad_rows, what,
+          bad_rows, bad_fields);
 }

@@ -34,18 +34,18 @@ typedef struct dsio_lines {
 
 char *dsio_next_line(dsio_lines *it);
 
-/* Splits s in place on sep into at most maxf fields; returns the real field count (may exceed
- * maxf). */
-int dsio_split(char *s, char sep, char **f, int maxf);
-
-/* Splits s in place on the two-character separator "::" (MovieLens 1M/10M). */
-int dsio_split2(char *s, char **f, int maxf);
+/* Splits s in place on the separator string sep ("|", "\t", MovieLens 1M/10M's "::") into at
+ * most maxf fields; returns the real field count (may exceed maxf). */
+int dsio_split(char *s, const char *sep, char **f, int maxf);
 
 /* Strict decimal integers and floats: optional surrounding spaces, nothing else. Floats refuse
  * inf, nan and hex. */
 int dsio_parse_long(const char *s, long *out);
 int dsio_parse_i64(const char *s, int64_t *out);
 int dsio_parse_float(const char *s, double *out);
+
+/* The loader's one-line summary on stderr: "NAME: N WHAT used, B bad rows, F bad fields". */
+void dsio_summary(const char *name, const char *what, long read, long bad_rows, long bad_fields);
 
 /* Replaces *dst (freed) by a malloc'ed copy of s[0..len). */
 int dsio_set_str(char **dst, const char *s, size_t len);

@@ -132,12 +132,6 @@ static int fmt_movie(mr_dataset *ds, const char *id_s, const char *title, dsio_d
   return MR_OK;
 }
 
-static void fmt_summary(const dsio_diag *d, const char *what, long read, long bad_rows,
-                        long bad_fields) {
-  fprintf(stderr, "%s: %ld %s used, %ld bad rows, %ld bad fields\n", d->name, read - bad_rows, what,
-          bad_rows, bad_fields);
-}
-
 /* One rating row: ids resolved (users created on first sight when create_users), value
  * checked against [lo, hi]. Bad rows are noted and counted in *bad. */
 static int fmt_rating(mr_dataset *ds, const char *us, const char *ms, const char *rs,
@@ -206,7 +200,7 @@ int fmt_load_dat_movies(mr_dataset *ds, const char *path) {
     if (!*line)
       continue;
     read++;
-    int nf = dsio_split2(line, f, 3);
+    int nf = dsio_split(line, "::", f, 3);
     if (nf != 3) {
       dsio_note(&d, it.line, "%d fields, want 3 (MovieID::Title::Genres): row skipped", nf);
       bad_rows++;
@@ -219,7 +213,7 @@ int fmt_load_dat_movies(mr_dataset *ds, const char *path) {
   }
   ds->report.movies_read += read;
   ds->report.movies_bad_fields += bad_rows + bad_fields;
-  fmt_summary(&d, "movies", read, bad_rows, bad_fields);
+  dsio_summary(d.name, "movies", read, bad_rows, bad_fields);
   rc = MR_OK;
 fail:
   free(buf);
@@ -255,7 +249,7 @@ int fmt_load_dat_users(mr_dataset *ds, const char *path) {
     if (!*line)
       continue;
     read++;
-    int nf = dsio_split2(line, f, 5);
+    int nf = dsio_split(line, "::", f, 5);
     if (nf != 5 || dsio_parse_i64(f[0], &id) != MR_OK) {
       dsio_note(&d, it.line, "want UserID::Gender::Age::Occupation::Zip: row skipped");
       bad_rows++;
@@ -296,7 +290,7 @@ int fmt_load_dat_users(mr_dataset *ds, const char *path) {
   }
   ds->report.users_read += read;
   ds->report.users_bad_fields += bad_rows + bad_fields;
-  fmt_summary(&d, "users", read, bad_rows, bad_fields);
+  dsio_summary(d.name, "users", read, bad_rows, bad_fields);
   rc = MR_OK;
 fail:
   free(buf);
@@ -322,7 +316,7 @@ int fmt_load_dat_ratings(mr_dataset *ds, const char *path, int create_users) {
     if (!*line)
       continue;
     read++;
-    int nf = dsio_split2(line, f, 4);
+    int nf = dsio_split(line, "::", f, 4);
     if (nf != 4) {
       dsio_note(&d, it.line, "%d fields, want 4 (UserID::MovieID::Rating::Timestamp): row skipped",
                 nf);
@@ -357,7 +351,7 @@ int fmt_load_dat_tags(mr_dataset *ds, const char *path) {
     if (!*line)
       continue;
     read++;
-    if (dsio_split2(line, f, 4) != 4) {
+    if (dsio_split(line, "::", f, 4) != 4) {
       dsio_note(&d, it.line, "want UserID::MovieID::Tag::Timestamp: row skipped");
       bad++;
       continue;
@@ -480,7 +474,7 @@ int fmt_load_csv_movies(mr_dataset *ds, const char *path) {
   if (rc == 0) {
     ds->report.movies_read += read;
     ds->report.movies_bad_fields += bad_rows + bad_fields;
-    fmt_summary(&c.d, "movies", read, bad_rows, bad_fields);
+    dsio_summary(c.d.name, "movies", read, bad_rows, bad_fields);
   }
   fmt_csv_close(&c);
   return rc;
@@ -649,7 +643,7 @@ int fmt_load_items(mr_dataset *ds, const char *path) {
   if (rc == 0) {
     ds->report.movies_read += read;
     ds->report.movies_bad_fields += bad_rows + bad_fields;
-    fmt_summary(&c.d, "items", read, bad_rows, bad_fields);
+    dsio_summary(c.d.name, "items", read, bad_rows, bad_fields);
   }
   fmt_csv_close(&c);
   return rc;
@@ -728,7 +722,7 @@ int fmt_load_csv_users(mr_dataset *ds, const char *path) {
   if (rc == 0) {
     ds->report.users_read += read;
     ds->report.users_bad_fields += bad_rows + bad_fields;
-    fmt_summary(&c.d, "users", read, bad_rows, bad_fields);
+    dsio_summary(c.d.name, "users", read, bad_rows, bad_fields);
   }
   fmt_csv_close(&c);
   return rc;
