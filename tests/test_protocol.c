@@ -114,6 +114,8 @@ static void assert_same_choices(const eval_result *a, const eval_result *b) {
     assert_string_equal(a[c].at_edge, b[c].at_edge);
     assert_true(a[c].valid_ndcg == b[c].valid_ndcg); /* bit-identical validation scores */
     assert_int_equal(a[c].tune_fits, b[c].tune_fits);
+    assert_true(a[c].pop_penalty == b[c].pop_penalty && a[c].floor_met == b[c].floor_met);
+    assert_true(a[c].valid_coverage == b[c].valid_coverage);
   }
 }
 
@@ -157,6 +159,13 @@ static void check_test_ratings_reach_nothing(split_kind k) {
   assert_true(moved > 0);
   assert_true(a[3].tune_fits > 0);                  /* the pipeline's row was tuned */
   assert_non_null(strstr(a[3].generators, "als:")); /* and says what its generators used */
+  /* the coverage floor: set from its generator on validation; met, or the ranker's own order */
+  assert_true(a[3].coverage_floor > 0);
+  if (a[3].floor_met)
+    assert_true(a[3].valid_coverage >= a[3].coverage_floor);
+  else
+    assert_true(a[3].pop_penalty == 0);
+  assert_true((strstr(a[3].params, "pop_penalty=") != NULL) == (a[3].pop_penalty > 0));
   free(la);
   free(lb);
   split_free(s);

@@ -332,6 +332,73 @@ static int eval_fit_and_score(const mr_dataset *ds, const eval_opts *o, rec_cach
   return rc;
 }
 
+/* A ranker trained for nDCG alone learns that, as of one time, the popular movies are the safe
+ * answer, and can hand most users the same list (global-temporal: a tenth of the coverage of its
+ * own generators). A two-stage row must show at least as much of the catalogue as its best
+ * candidate generator does, on the validation cut: the floor is the validation coverage of the
+ * generator with the best validation nDCG. Below it, pop_penalty climbs a doubling ladder on the
+ * fitted model m (scoring only: the ranker is the same) until the floor holds, and the feasible
+ * step with the best validation nDCG is kept (the ladder goes one step past the first feasible
+ * one). Fills r's floor fields and sets pop_penalty in *best. */
+static int eval_coverage_floor(rec_model *m, const tune_cut *cut, const tune_result *t, int verbose,
+                               rec_params *best, eval_result *r) {
+  const rec_model *gens[TS_MAX_GEN];
+  int n = 0, rc;
+  if ((rc = ts_candidate_gens(m, gens, TS_MAX_GEN, &n)))
+    return rc;
+  double best_gen = -1;
+  for (int g = 0; g < n; g++) {
+    double ndcg, coverage;
+    if ((rc = tune_score(gens[g], cut, &ndcg, &coverage)))
+      return rc;
+    if (ndcg > best_gen) {
+      best_gen = ndcg;
+      r->coverage_floor = coverage;
+    }
+  }
+  r->valid_coverage = t->best_coverage;
+  r->pop_penalty = 0;
+  r->floor_met = t->best_coverage >= r->coverage_floor;
+  if (verbose)
+    fprintf(stderr, "  floor %-10s pop_penalty 0      valid nDCG %.4f coverage %.4f\n", r->config,
+            t->best_ndcg, t->best_coverage);
+  if (r->floor_met)
+    return MR_OK; /* the ranker's own order */
+  /* the doubling ladder brackets the floor, halving the bracket four times narrows it; nDCG falls
+   * as the penalty grows, so the feasible step with the best nDCG is kept */
+  double lo = 0, hi = -1, chosen_ndcg = -1, chosen_cov = 0, chosen = -1;
+  for (int step = 0; step < 14; step++) {
+    double beta = hi < 0 ? (lo > 0 ? 2 * lo : 0.125) : (lo + hi) / 2;
+    if (hi < 0 && beta > 64)
+      break;
+    if (hi >= 0 && step >= 4 && hi - lo < 0.0625 * hi)
+      break;
+    double ndcg, coverage;
+    if ((rc = ts_set_pop_penalty(m, beta)) || (rc = tune_score(m, cut, &ndcg, &coverage)))
+      return rc;
+    int ok = coverage >= r->coverage_floor;
+    if (verbose)
+      fprintf(stderr, "  floor %-10s pop_penalty %-8.4g valid nDCG %.4f coverage %.4f\n", r->config,
+              beta, ndcg, coverage);
+    if (ok && ndcg > chosen_ndcg) {
+      chosen = beta;
+      chosen_ndcg = ndcg;
+      chosen_cov = coverage;
+    }
+    if (ok)
+      hi = beta;
+    else
+      lo = beta;
+  }
+  if (chosen < 0)
+    return MR_OK; /* no penalty reaches the floor: the ranker's order, flagged */
+  r->floor_met = 1;
+  r->pop_penalty = chosen;
+  r->valid_coverage = chosen_cov;
+  r->valid_ndcg = chosen_ndcg;
+  return r->pop_penalty > 0 ? rec_params_set(best, "pop_penalty", r->pop_penalty) : MR_OK;
+}
+
 /* Searches c's grid on the validation cut of the train part (the cut that mirrors the protocol)
  * and leaves the chosen parameters in *best (which holds the fixed ones on entry). */
 int eval_tune(const mr_dataset *ds, const eval_opts *o, rec_cache *cache, const eval_config *c,
@@ -354,7 +421,10 @@ int eval_tune(const mr_dataset *ds, const eval_opts *o, rec_cache *cache, const 
                       .protocol = (int)o->split};
   tune_cut cut = {&d, e.test_ui, o->k};
   tune_result t;
-  rc = tune_search(c->kind, best, c->grid, &cut, o->verbose, c->name, &t);
+  rec_model *m = NULL;
+  int two_stage = !strcmp(c->kind, "two_stage");
+  rc = tune_search_keep(c->kind, best, c->grid, &cut, o->verbose, c->name, &t,
+                        two_stage ? &m : NULL);
   if (!rc) {
     *best = t.best;
     r->valid_ndcg = t.best_ndcg;
@@ -362,6 +432,17 @@ int eval_tune(const mr_dataset *ds, const eval_opts *o, rec_cache *cache, const 
     snprintf(r->at_edge, sizeof(r->at_edge), "%s", t.at_edge);
     snprintf(r->at_bound, sizeof(r->at_bound), "%s", t.at_bound);
   }
+  if (!rc && two_stage && !m)
+    rc = rec_fit(c->kind, best, &d, &m); /* the memo answered: fit the chosen point once */
+  if (!rc && two_stage)
+    rc = eval_coverage_floor(m, &cut, &t, o->verbose, best, r);
+  if (!rc && two_stage && o->verbose)
+    fprintf(stderr,
+            "  floor %-10s valid coverage %.4f (floor %.4f from its best generator) %s, "
+            "pop_penalty %g, valid nDCG %.4f\n",
+            c->name, r->valid_coverage, r->coverage_floor, r->floor_met ? "met" : "NOT met",
+            r->pop_penalty, r->valid_ndcg);
+  rec_free(m);
   eval_mats_free(&e);
   split_free(v);
   return rc;
@@ -495,6 +576,12 @@ int eval_write_json(const char *path, const char *split, const eval_result *r, i
     json_object_set_new(o, "precision_liked_at_10", json_real(r[i].m.precision_liked));
     json_object_set_new(o, "map_at_10", json_real(r[i].m.map));
     json_object_set_new(o, "coverage_at_10", json_real(r[i].coverage));
+    if (r[i].coverage_floor > 0) {
+      json_object_set_new(o, "validation_coverage_at_10", json_real(r[i].valid_coverage));
+      json_object_set_new(o, "coverage_floor", json_real(r[i].coverage_floor));
+      json_object_set_new(o, "coverage_floor_met", json_boolean(r[i].floor_met));
+      json_object_set_new(o, "pop_penalty", json_real(r[i].pop_penalty));
+    }
     json_object_set_new(o, "train_seconds", json_real(r[i].train_seconds));
     json_object_set_new(o, "tune_seconds", json_real(r[i].tune_seconds));
     json_object_set_new(o, "validation_ndcg_at_10", json_real(r[i].valid_ndcg));

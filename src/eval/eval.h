@@ -44,6 +44,11 @@ typedef struct eval_result {
   int tune_fits;      /* fits the search made (0: nothing tuned, or the cache answered) */
   char at_edge[256];  /* tuned parameters whose optimum is still on an edge the search could pass */
   char at_bound[256]; /* ... on a declared bound or a fixed set's end */
+  /* two-stage rows: the validation coverage@k of the chosen parameters, the floor it must reach
+   * (the validation coverage of the row's best candidate generator by validation nDCG), whether
+   * it does, and the pop_penalty chosen to reach it (eval_tune) */
+  double valid_coverage, coverage_floor, pop_penalty;
+  int floor_met;
   /* two-stage rows: "kind:params;kind:params" of the generators the final fit used */
   char generators[4096];
 } eval_result;

@@ -105,7 +105,7 @@ static int tune_grid_parse(const char *text, tune_grid *g) {
 /* One evaluated point: the value index per dimension and its score. */
 typedef struct tune_point {
   double v[TUNE_MAX_DIMS];
-  double ndcg;
+  double ndcg, coverage;
 } tune_point;
 
 typedef struct tune_run {
@@ -118,6 +118,8 @@ typedef struct tune_run {
   int best; /* index into pts, -1 before the first */
   int verbose;
   const char *label;
+  rec_model *kept; /* the best point's model, when the caller keeps it (else NULL) */
+  int keep;
 } tune_run;
 
 static void tune_params_at(const tune_run *r, const double *v, rec_params *p) {
@@ -143,16 +145,18 @@ static int tune_eval(tune_run *r, const double *v) {
   rec_model *m = NULL;
   tune_params_at(r, v, &p);
   int rc = rec_fit(r->kind, &p, r->cut->fit, &m);
-  double ndcg = 0;
+  double ndcg = 0, coverage = 0;
   if (!rc)
-    rc = tune_score(m, r->cut, &ndcg);
-  rec_free(m);
-  if (rc)
+    rc = tune_score(m, r->cut, &ndcg, &coverage);
+  if (rc) {
+    rec_free(m);
     return rc;
+  }
   tune_point *pt = &r->pts[r->n_pts];
   memset(pt, 0, sizeof(*pt));
   memcpy(pt->v, v, (size_t)r->g->n * sizeof(double));
   pt->ndcg = ndcg;
+  pt->coverage = coverage;
   if (r->verbose) {
     char buf[1024];
     rec_params_format(&p, buf, sizeof(buf));
@@ -160,8 +164,15 @@ static int tune_eval(tune_run *r, const double *v) {
             r->cut->k, ndcg);
   }
   /* strictly greater: the first point scored wins ties, so the choice is deterministic */
-  if (r->best < 0 || ndcg > r->pts[r->best].ndcg)
+  if (r->best < 0 || ndcg > r->pts[r->best].ndcg) {
     r->best = r->n_pts;
+    if (r->keep) {
+      rec_free(r->kept);
+      r->kept = m;
+      m = NULL;
+    }
+  }
+  rec_free(m);
   r->n_pts++;
   return MR_OK;
 }
@@ -239,7 +250,15 @@ static void tune_key(const char *kind, const rec_params *fixed, const char *grid
 
 int tune_search(const char *kind, const rec_params *fixed, const char *grid, const tune_cut *cut,
                 int verbose, const char *label, tune_result *out) {
+  return tune_search_keep(kind, fixed, grid, cut, verbose, label, out, NULL);
+}
+
+int tune_search_keep(const char *kind, const rec_params *fixed, const char *grid,
+                     const tune_cut *cut, int verbose, const char *label, tune_result *out,
+                     rec_model **best_model) {
   tune_grid g;
+  if (best_model)
+    *best_model = NULL;
   char key[512];
   int rc = tune_grid_parse(grid ? grid : "", &g);
   if (rc)
@@ -250,7 +269,7 @@ int tune_search(const char *kind, const rec_params *fixed, const char *grid, con
     out->n_fits = 0;
     return MR_OK;
   }
-  tune_run r = {kind, fixed, cut, &g, NULL, 0, 0, -1, verbose, label};
+  tune_run r = {kind, fixed, cut, &g, NULL, 0, 0, -1, verbose, label, NULL, best_model != NULL};
   /* 1. the grid as written (its Cartesian product, first dimension fastest) */
   int total = 1;
   for (int d = 0; d < g.n; d++)
@@ -285,6 +304,7 @@ int tune_search(const char *kind, const rec_params *fixed, const char *grid, con
   if (!rc) {
     tune_params_at(&r, r.pts[r.best].v, &out->best);
     out->best_ndcg = r.pts[r.best].ndcg;
+    out->best_coverage = r.pts[r.best].coverage;
     out->n_fits = r.n_pts;
     for (int d = 0; d < g.n; d++) {
       double nx;
@@ -302,14 +322,21 @@ int tune_search(const char *kind, const rec_params *fixed, const char *grid, con
       rc = rec_cache_put(cut->fit->cache, key, out, sizeof(*out));
   }
   free(r.pts);
+  if (!rc && best_model)
+    *best_model = r.kept;
+  else
+    rec_free(r.kept);
   return rc;
 }
 
-int tune_score(const rec_model *m, const tune_cut *cut, double *ndcg) {
+int tune_score(const rec_model *m, const tune_cut *cut, double *ndcg, double *coverage) {
   eval_result r;
   memset(&r, 0, sizeof(r));
   int rc = eval_model(m, cut->fit->ds, cut->fit->ui, cut->valid, cut->k, NULL, NULL, &r);
-  if (!rc)
+  if (!rc) {
     *ndcg = r.m.ndcg;
+    if (coverage)
+      *coverage = r.coverage;
+  }
   return rc;
 }

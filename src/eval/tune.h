@@ -18,8 +18,9 @@
 
 typedef struct tune_result {
   rec_params best;
-  double best_ndcg; /* validation nDCG@k of best */
-  int n_fits;       /* fits this search made (0 when it came from the cache) */
+  double best_ndcg;     /* validation nDCG@k of best */
+  double best_coverage; /* validation coverage@k of best */
+  int n_fits;           /* fits this search made (0 when it came from the cache) */
   /* comma-separated names of the parameters whose optimum lies on an edge of the values
    * searched: at_edge where the search could have gone on (its growth budget ran out),
    * at_bound where the edge is a declared bound or the set is fixed */
@@ -42,7 +43,13 @@ typedef struct tune_cut {
 int tune_search(const char *kind, const rec_params *fixed, const char *grid, const tune_cut *cut,
                 int verbose, const char *label, tune_result *out);
 
-/* nDCG@k of model m on cut (the metric tune_search maximizes). */
-int tune_score(const rec_model *m, const tune_cut *cut, double *ndcg);
+/* tune_search that also hands over the best point's fitted model in *best_model (the caller
+ * frees it), or NULL when the memo answered and nothing was fitted. */
+int tune_search_keep(const char *kind, const rec_params *fixed, const char *grid,
+                     const tune_cut *cut, int verbose, const char *label, tune_result *out,
+                     rec_model **best_model);
+
+/* nDCG@k (the metric tune_search maximizes) and coverage@k (may be NULL) of model m on cut. */
+int tune_score(const rec_model *m, const tune_cut *cut, double *ndcg, double *coverage);
 
 #endif

@@ -39,6 +39,7 @@ static const ts_gen_def ts_gens[] = {
     {"gems", -1},
 };
 #define TS_N_GEN ((int)(sizeof(ts_gens) / sizeof(ts_gens[0])))
+_Static_assert(sizeof(ts_gens) / sizeof(ts_gens[0]) <= TS_MAX_GEN, "TS_MAX_GEN too small");
 
 /* The cross ranker attends over this many of the user's most recent movies. */
 #define TS_CROSS_HIST 50
@@ -61,7 +62,11 @@ typedef struct ts_state {
   int gens_mask, per_gen, drop;
   int fgens_mask; /* generators fitted for their feature columns (besides gens_mask and ALS) */
   int binary_labels;
-  int rank_users;     /* at most about this many users' groups train the ranker; 0: all */
+  int rank_users; /* at most about this many users' groups train the ranker; 0: all */
+  /* the final order is z(ranker score) - pop_penalty * z(log as-of popularity) over the user's
+   * candidates (0: the ranker's order); pop_col is that feature's column */
+  double pop_penalty;
+  int pop_col;
   uint64_t rank_seed; /* which users: a hash of (seed, user), independent of thread count */
   rec_params gen_params[TS_N_GEN]; /* each generator's parameters (given or tuned) */
   int gen_tuned[TS_N_GEN];         /* 1 when tuned here on the validation cut */
@@ -91,6 +96,15 @@ typedef struct ts_buf {
   int max_cands;
   struct ts_buf *next; /* in the state's pool of spare buffers */
 } ts_buf;
+
+/* The column of the as-of log popularity feature. */
+static int ts_pop_col(void) {
+  const char *const *names = feat_names();
+  for (int f = 0; f < feat_count(); f++)
+    if (!strcmp(names[f], "movie_log_popularity"))
+      return f;
+  return -1;
+}
 
 static double ts_now(void) {
   struct timespec t;
@@ -820,6 +834,8 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
   s->cold_gens = (int)rec_params_get(p, "cold_gens", 8);
   s->binary_labels = rec_params_get(p, "label", 1) == 1;
   s->rank_users = (int)rec_params_get(p, "rank_users", 0);
+  s->pop_penalty = rec_params_get(p, "pop_penalty", 0);
+  s->pop_col = ts_pop_col();
   int ranker = (int)rec_params_get(p, "ranker", 0);
   s->rankers = ranker == 0   ? TS_RANKER_LTR
                : ranker == 1 ? TS_RANKER_CROSS
@@ -829,8 +845,8 @@ static int ts_fit(const rec_params *p, const rec_train_data *d, void **state) {
   s->rank_seed = seed ^ 0x72616e6bULL;
   if (!d->ds || ranker < 0 || ranker > 2 || s->gens_mask <= 0 || s->gens_mask >= (1 << TS_N_GEN) ||
       s->fgens_mask < 0 || s->fgens_mask >= (1 << TS_N_GEN) || s->per_gen < 1 ||
-      s->rank_users < 0 || s->cold_max < 0 || s->cold_max > 8 || s->cold_gens < 0 ||
-      s->cold_gens >= (1 << TS_N_GEN)) {
+      s->rank_users < 0 || !(s->pop_penalty >= 0) || s->pop_penalty > 1e6 || s->cold_max < 0 ||
+      s->cold_max > 8 || s->cold_gens < 0 || s->cold_gens >= (1 << TS_N_GEN)) {
     rc = MR_EINVAL;
     goto fail;
   }
@@ -880,6 +896,42 @@ fail:
   return rc;
 }
 
+/* Mean and standard deviation (1 when flat) of v[0], v[stride], ... over n values. */
+static void ts_moments(const float *v, int n, int stride, double *mean, double *sd) {
+  double s1 = 0, s2 = 0;
+  for (int c = 0; c < n; c++)
+    s1 += v[(size_t)c * stride];
+  *mean = n ? s1 / n : 0;
+  for (int c = 0; c < n; c++) {
+    double d = v[(size_t)c * stride] - *mean;
+    s2 += d * d;
+  }
+  *sd = n > 1 && s2 > 0 ? sqrt(s2 / n) : 1;
+}
+
+/* Trades the ranker's order for less popular candidates: both sides standardized over the
+ * user's candidates, so one pop_penalty means the same on any score scale. A missing
+ * popularity column (an ablation that blanks it) leaves the order alone. */
+static void ts_pop_adjust(const ts_state *s, ts_buf *b, int nc) {
+  int nf = feat_count();
+  if (s->pop_penalty <= 0 || s->pop_col < 0 || nc < 2 || b->x[s->pop_col] != b->x[s->pop_col])
+    return;
+  double mp, sp, ml, sl;
+  ts_moments(b->pred, nc, 1, &mp, &sp);
+  ts_moments(b->x + s->pop_col, nc, nf, &ml, &sl);
+  for (int c = 0; c < nc; c++)
+    b->pred[c] = (float)((b->pred[c] - mp) / sp -
+                         s->pop_penalty * (b->x[(size_t)c * nf + s->pop_col] - ml) / sl);
+}
+
+int ts_set_pop_penalty(rec_model *m, double penalty) {
+  ts_state *s = rec_state_of(m, "two_stage");
+  if (!s || !(penalty >= 0) || penalty > 1e6)
+    return MR_EINVAL;
+  s->pop_penalty = penalty;
+  return MR_OK;
+}
+
 /* Candidates and their ranker scores for one user into b (b->cands, b->pred, *nc). */
 static int ts_rank(const ts_state *s, ts_buf *b, int which, int32_t user, const int32_t *items,
                    const float *ratings, int n, int64_t ref_ts, int *nc, ts_serve_split *split) {
@@ -898,6 +950,8 @@ static int ts_rank(const ts_state *s, ts_buf *b, int which, int32_t user, const 
     rc = ts_cross_predict(s, b, user, items, ratings, n, *nc);
   else
     ltr_predict(cold ? s->cold : s->ranker, b->x, *nc, b->pred);
+  if (!rc)
+    ts_pop_adjust(s, b, *nc);
   if (split && !rc) {
     split->ranker_us += (ts_now() - t0) * 1e6;
     split->candidates += *nc;
@@ -1023,6 +1077,8 @@ int ts_save_parts(const rec_model *m, const char *dir) {
   if (s->cold)
     json_object_set_new(root, "cold",
                         json_pack("{s:i, s:i}", "max_history", s->cold_max, "gens", s->cold_gens));
+  if (s->pop_penalty > 0)
+    json_object_set_new(root, "pop_penalty", json_real(s->pop_penalty));
   snprintf(path, sizeof(path), "%s/two_stage.json", dir);
   rc = json_dump_file(root, path, JSON_INDENT(2)) ? MR_EIO : MR_OK;
   json_decref(root);
@@ -1055,6 +1111,15 @@ int ts_load_parts(const char *dir, const rec_train_data *history, rec_model **ou
   json_t *fg = json_object_get(root, "fgens"); /* absent in versions before it existed: all */
   s->fgens_mask = fg ? (int)json_integer_value(fg) : (1 << TS_N_GEN) - 1;
   s->binary_labels = (int)json_integer_value(json_object_get(root, "label"));
+  /* absent in versions before it existed: the ranker's order */
+  s->pop_penalty = json_number_value(json_object_get(root, "pop_penalty"));
+  s->pop_col = ts_pop_col();
+  if (!(s->pop_penalty >= 0)) {
+    rec_set_err(err, errlen, "%s: bad pop_penalty", path);
+    json_decref(root);
+    rc = MR_EFORMAT;
+    goto fail;
+  }
   const char *which = json_string_value(json_object_get(root, "ranker"));
   s->which = which && !strcmp(which, "cross") ? TS_RANKER_CROSS : TS_RANKER_LTR;
   json_t *cold = json_object_get(root, "cold"); /* a cold-start ranker (cold_ranker.bin) */
@@ -1171,6 +1236,17 @@ int ts_generator_params(const rec_model *m, char *buf, size_t len) {
       return MR_ERANGE;
     used += (size_t)w;
   }
+  return MR_OK;
+}
+
+int ts_candidate_gens(const rec_model *m, const rec_model **gens, int max, int *n) {
+  const ts_state *s = rec_state_of(m, "two_stage");
+  *n = 0;
+  if (!s || max < TS_N_GEN)
+    return MR_EINVAL;
+  for (int g = 0; g < TS_N_GEN; g++)
+    if ((s->gens_mask & (1 << g)) && s->gens[g])
+      gens[(*n)++] = s->gens[g];
   return MR_OK;
 }
 

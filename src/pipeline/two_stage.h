@@ -20,7 +20,12 @@
  *             evaluation row's fixed parameters and their own defaults
  *   rank_users  train the ranker on the validation groups of about this many users, a seeded
  *             sample (0 = every user, the default); for large data (bench/bench_scale.c)
- *   trees, depth, eta, early_stop   ranker settings (150, 6, 0.1, 0 = off)
+ *   trees, depth, eta, min_child, early_stop   ranker settings (150, 6, 0.1, XGBoost's
+ *             default, 0 = off)
+ *   pop_penalty  the final order is z(ranker score) - pop_penalty x z(log as-of popularity),
+ *             both standardized over the user's candidates (default 0: the ranker's order);
+ *             `movierec eval` raises it on validation until the lists cover at least as much
+ *             of the catalogue as the row's best generator (eval.h)
  *   cold      1: also train the cold-start ranker (LambdaMART on the validation users'
  *             histories cut to their first 0, 1, 3, 5 ratings), which then scores every history
  *             of at most cold_max (5) ratings, with candidates from gens | cold_gens (default 8:
@@ -69,6 +74,15 @@ int ts_load_parts(const char *dir, const rec_train_data *history, rec_model **ou
 /* The generators' parameters as "kind:p=v,...;kind:..." (the fitted ones, in bit order) into
  * buf. MR_ERANGE when buf is too small. */
 int ts_generator_params(const rec_model *m, char *buf, size_t len);
+
+/* Sets a fitted model's pop_penalty (>= 0) without refitting: the scoring changes, the ranker
+ * does not. */
+int ts_set_pop_penalty(rec_model *m, double penalty);
+
+/* The fitted candidate generators (the `gens` bits), borrowed from m, into gens[0..*n);
+ * max >= TS_MAX_GEN. */
+#define TS_MAX_GEN 16
+int ts_candidate_gens(const rec_model *m, const rec_model **gens, int max, int *n);
 
 /* Whether the model has the ranker which (TS_RANKER_LTR or TS_RANKER_CROSS). */
 int ts_has_ranker(const rec_model *m, int which);
