@@ -79,12 +79,34 @@ static void test_help(void **state) {
   assert_non_null(strstr(buf, "[env MR_TEST_DATA_ENV]"));
 }
 
+/* --dataset / --format reach every loader through the environment; an unknown format is refused
+ * before anything is set; the release aliases and auto are accepted. */
+static void test_data_select(void **state) {
+  (void)state;
+  unsetenv("MOVIEREC_DATASET");
+  unsetenv("MOVIEREC_FORMAT");
+  assert_int_equal(cli_data_select(NULL, NULL), 0);
+  assert_null(getenv("MOVIEREC_DATASET"));
+  assert_null(getenv("MOVIEREC_FORMAT"));
+  assert_int_equal(cli_data_select("ml-latest-small", "ml-latest-small"), 0);
+  assert_string_equal(getenv("MOVIEREC_DATASET"), "ml-latest-small");
+  assert_string_equal(getenv("MOVIEREC_FORMAT"), "ml-latest-small");
+  assert_int_equal(cli_data_select(NULL, "auto"), 0);
+  assert_string_equal(getenv("MOVIEREC_FORMAT"), "auto");
+  assert_int_equal(cli_data_select("other", "ml-7m"), -1);
+  assert_string_equal(getenv("MOVIEREC_DATASET"), "ml-latest-small");
+  assert_string_equal(getenv("MOVIEREC_FORMAT"), "auto");
+  unsetenv("MOVIEREC_DATASET");
+  unsetenv("MOVIEREC_FORMAT");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults_and_env),
       cmocka_unit_test(test_values),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_help),
+      cmocka_unit_test(test_data_select),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

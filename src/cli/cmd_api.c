@@ -18,6 +18,8 @@ enum {
   O_REDIS_TIMEOUT,
   O_MODELS,
   O_DATA,
+  O_DATASET,
+  O_FORMAT,
   O_WEB,
   O_EVENTS,
   O_TTL,
@@ -37,6 +39,8 @@ static const cli_opt api_cli_opts[O_N] = {
                   "model directory; the API serves DIR/current"},
     [O_DATA] = {"data", CLI_STR, NULL, "MOVIEREC_DATA",
                 "data directory holding ml-100k/ and imdb/ (else ../shared/data, else data/)"},
+    [O_DATASET] = CLI_OPT_DATASET,
+    [O_FORMAT] = CLI_OPT_FORMAT,
     [O_WEB] = {"web", CLI_STR, "web", NULL, "directory of the UI's files"},
     [O_EVENTS] = {"events-url", CLI_STR, "http://127.0.0.1:8001", NULL,
                   "the event service's URL, told to the UI by /config.js"},
@@ -58,6 +62,8 @@ int cmd_api(int argc, char **argv) {
                      O_N, argc, argv, &v);
   if (rc)
     return rc > 0 ? 0 : 2;
+  if (cli_data_select(v.str[O_DATASET], v.str[O_FORMAT]))
+    return 2;
   if (v.num[O_PORT] < 0 || v.num[O_PORT] > 65535 || v.num[O_THREADS] < 0 ||
       v.num[O_THREADS] > 256 || v.num[O_TTL] < 1 || v.num[O_REDIS_TIMEOUT] < 1 ||
       v.num[O_REDIS_TIMEOUT] > 60000) {
@@ -70,8 +76,8 @@ int cmd_api(int argc, char **argv) {
   const char *data_dir = ds_resolve_dir(v.str[O_DATA]);
   snprintf(dir, sizeof(dir), "%s/current", v.str[O_MODELS]);
   if ((rc = snap_open_version(data_dir, dir, &ds, &r, err, sizeof(err)))) {
-    fprintf(stderr, "movierec api: cannot open the model %s: %s (run `movierec train` first)\n",
-            dir, *err ? err : mr_strerror(rc));
+    fprintf(stderr, "movierec api: cannot open the model %s: %s\n", dir,
+            *err ? err : mr_strerror(rc));
     goto done;
   }
   api_opts o = {

@@ -10,6 +10,8 @@
 
 enum {
   O_DATA,
+  O_DATASET,
+  O_FORMAT,
   O_SPLIT,
   O_CONFIGS,
   O_JSON,
@@ -25,6 +27,8 @@ enum {
 };
 static const cli_opt eval_cli_opts[O_N] = {
     [O_DATA] = {"data", CLI_STR, NULL, "MOVIEREC_DATA", "data directory"},
+    [O_DATASET] = CLI_OPT_DATASET,
+    [O_FORMAT] = CLI_OPT_FORMAT,
     [O_SPLIT] = {"split", CLI_STR, "user-temporal", NULL,
                  "user-temporal | global-temporal | random"},
     [O_CONFIGS] = {"configs", CLI_STR, "all", NULL, "comma-separated configurations, or all"},
@@ -57,6 +61,8 @@ int cmd_eval(int argc, char **argv) {
                      eval_cli_opts, O_N, argc, argv, &v);
   if (rc)
     return rc > 0 ? 0 : 2;
+  if (cli_data_select(v.str[O_DATASET], v.str[O_FORMAT]))
+    return 2;
   eval_opts_default(&o);
   if (split_parse_kind(v.str[O_SPLIT], &o.split)) {
     fprintf(stderr, "movierec eval: unknown split '%s' (user-temporal, global-temporal, random)\n",

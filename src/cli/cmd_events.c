@@ -9,13 +9,27 @@
 #include "core/mr_error.h"
 #include "services/events.h"
 
-enum { O_PORT, O_LISTEN, O_AMQP, O_DATA, O_CORS, O_THREADS, O_CONFIRM_MS, O_TOKEN, O_N };
+enum {
+  O_PORT,
+  O_LISTEN,
+  O_AMQP,
+  O_DATA,
+  O_DATASET,
+  O_FORMAT,
+  O_CORS,
+  O_THREADS,
+  O_CONFIRM_MS,
+  O_TOKEN,
+  O_N
+};
 static const cli_opt ev_opts[O_N] = {
     [O_PORT] = {"port", CLI_INT, "8001", "MOVIEREC_EVENTS_PORT", "HTTP port (0: any free port)"},
     [O_LISTEN] = {"listen", CLI_STR, "127.0.0.1", "MOVIEREC_LISTEN", "address to bind"},
     [O_AMQP] = {"amqp", CLI_STR, "amqp://guest:guest@127.0.0.1:5672/", "MOVIEREC_AMQP_URL",
                 "RabbitMQ URL"},
     [O_DATA] = {"data", CLI_STR, NULL, "MOVIEREC_DATA", "data directory (the valid movie ids)"},
+    [O_DATASET] = CLI_OPT_DATASET,
+    [O_FORMAT] = CLI_OPT_FORMAT,
     [O_CORS] = {"cors-origin", CLI_STR, "http://127.0.0.1:8000", "MOVIEREC_CORS_ORIGIN",
                 "origin allowed to POST from a browser (the UI); \"none\" disables CORS"},
     [O_THREADS] = {"threads", CLI_INT, "0", "MOVIEREC_THREADS", "event-loop threads (0: cores)"},
@@ -44,6 +58,8 @@ int cmd_events(int argc, char **argv) {
                 ev_opts, O_N, argc, argv, &v);
   if (rc)
     return rc > 0 ? 0 : 2;
+  if (cli_data_select(v.str[O_DATASET], v.str[O_FORMAT]))
+    return 2;
   long port = v.num[O_PORT], threads = v.num[O_THREADS], confirm = v.num[O_CONFIRM_MS];
   if (port < 0 || port > 65535 || threads < 0 || threads > 256 || confirm < 10 ||
       confirm > 600000) {

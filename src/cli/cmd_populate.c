@@ -11,7 +11,19 @@
 #include "core/mr_rng.h"
 #include "infra/http_client.h"
 
-enum { O_URL, O_COUNT, O_USERS, O_FIRST_USER, O_SEED, O_DATA, O_TIMEOUT, O_TOKEN, O_N };
+enum {
+  O_URL,
+  O_COUNT,
+  O_USERS,
+  O_FIRST_USER,
+  O_SEED,
+  O_DATA,
+  O_DATASET,
+  O_FORMAT,
+  O_TIMEOUT,
+  O_TOKEN,
+  O_N
+};
 static const cli_opt populate_opts[O_N] = {
     [O_URL] = {"url", CLI_STR, "http://127.0.0.1:8001", "MOVIEREC_EVENTS_URL",
                "event service base URL"},
@@ -21,6 +33,8 @@ static const cli_opt populate_opts[O_N] = {
                       "first user id (default 0: one above the data's largest, i.e. new users)"},
     [O_SEED] = {"seed", CLI_INT, "42", NULL, "random seed (movies and ratings)"},
     [O_DATA] = {"data", CLI_STR, NULL, "MOVIEREC_DATA", "data directory (movies to pick from)"},
+    [O_DATASET] = CLI_OPT_DATASET,
+    [O_FORMAT] = CLI_OPT_FORMAT,
     [O_TIMEOUT] = {"timeout", CLI_INT, "5000", NULL, "per-request timeout in ms"},
     [O_TOKEN] = {"token", CLI_STR, NULL, "MOVIEREC_TOKEN",
                  "the event service's write token (sent as Authorization: Bearer)"},
@@ -94,6 +108,8 @@ int cmd_populate(int argc, char **argv) {
                      populate_opts, O_N, argc, argv, &v);
   if (rc)
     return rc > 0 ? 0 : 2;
+  if (cli_data_select(v.str[O_DATASET], v.str[O_FORMAT]))
+    return 2;
   long n = v.num[O_COUNT], users = v.num[O_USERS], first = v.num[O_FIRST_USER];
   if (n < 1 || n > 1000000 || users < 1 || users > 100000 || first < 0 || v.num[O_TIMEOUT] < 1) {
     fprintf(stderr, "movierec populate: --count 1..1000000, --users 1..100000, --first-user >= 0 "

@@ -10,7 +10,7 @@
 #include "pipeline/reco.h"
 #include "pipeline/snapshot.h"
 
-enum { O_USER, O_N_RECS, O_SECTION, O_GENRES, O_DATA, O_MODELS, O_N };
+enum { O_USER, O_N_RECS, O_SECTION, O_GENRES, O_DATA, O_DATASET, O_FORMAT, O_MODELS, O_N };
 static const cli_opt rec_opts[O_N] = {
     [O_USER] = {"user", CLI_INT, NULL, NULL,
                 "MovieLens user id (required; ids not in the data are new users)"},
@@ -20,6 +20,8 @@ static const cli_opt rec_opts[O_N] = {
     [O_GENRES] = {"genres", CLI_STR, NULL, NULL,
                   "favourite genres of a new user, e.g. Action,Comedy"},
     [O_DATA] = {"data", CLI_STR, NULL, "MOVIEREC_DATA", "data directory (titles, history)"},
+    [O_DATASET] = CLI_OPT_DATASET,
+    [O_FORMAT] = CLI_OPT_FORMAT,
     [O_MODELS] = {"models", CLI_STR, "models", "MOVIEREC_MODELS",
                   "model root (reads ROOT/current)"},
 };
@@ -47,6 +49,8 @@ int cmd_recommend(int argc, char **argv) {
                      O_N, argc, argv, &v);
   if (rc)
     return rc > 0 ? 0 : 2;
+  if (cli_data_select(v.str[O_DATASET], v.str[O_FORMAT]))
+    return 2;
   if (!v.set[O_USER]) {
     fprintf(stderr, "movierec recommend: --user is required\n");
     return 2;
@@ -83,8 +87,7 @@ int cmd_recommend(int argc, char **argv) {
     free(live);
   }
   if ((rc = reco_open(dir, ds, &r, err, sizeof(err)))) {
-    fprintf(stderr, "movierec recommend: %s (run `movierec train` first)\n",
-            *err ? err : mr_strerror(rc));
+    fprintf(stderr, "movierec recommend: %s\n", *err ? err : mr_strerror(rc));
     goto done;
   }
   if (v.str[O_GENRES] && reco_parse_genres(r, v.str[O_GENRES], &mask, err, sizeof(err))) {

@@ -13,6 +13,8 @@
 enum {
   O_REDIS,
   O_DATA,
+  O_DATASET,
+  O_FORMAT,
   O_MODELS,
   O_PARAMS,
   O_MIN_NEW,
@@ -28,6 +30,8 @@ static const cli_opt retrain_opts[O_N] = {
     [O_REDIS] = {"redis", CLI_STR, "redis://127.0.0.1:6379", "MOVIEREC_REDIS_URL", "Redis URL"},
     [O_DATA] = {"data", CLI_STR, NULL, "MOVIEREC_DATA",
                 "data directory holding ml-100k/ and imdb/ (else ../shared/data, else data/)"},
+    [O_DATASET] = CLI_OPT_DATASET,
+    [O_FORMAT] = CLI_OPT_FORMAT,
     [O_MODELS] = {"models", CLI_STR, "models", "MOVIEREC_MODELS",
                   "model root: writes ROOT/vN and points ROOT/current at it"},
     [O_PARAMS] = {"params", CLI_STR, PUB_PIPELINE_PARAMS, NULL,
@@ -62,6 +66,8 @@ int cmd_retrain(int argc, char **argv) {
                 retrain_opts, O_N, argc, argv, &v);
   if (rc)
     return rc > 0 ? 0 : 2;
+  if (cli_data_select(v.str[O_DATASET], v.str[O_FORMAT]))
+    return 2;
   char *end = NULL;
   double eps = strtod(v.str[O_EPSILON], &end);
   if (end == v.str[O_EPSILON] || *end || !(eps >= 0 && eps <= 1) || v.num[O_MIN_NEW] < 1 ||

@@ -10,10 +10,12 @@
 #include "core/mr_error.h"
 #include "pipeline/publish.h"
 
-enum { O_DATA, O_MODELS, O_PARAMS, O_N };
+enum { O_DATA, O_DATASET, O_FORMAT, O_MODELS, O_PARAMS, O_N };
 static const cli_opt train_opts[O_N] = {
     [O_DATA] = {"data", CLI_STR, NULL, "MOVIEREC_DATA",
                 "data directory holding ml-100k/ and imdb/ (else ../shared/data, else data/)"},
+    [O_DATASET] = CLI_OPT_DATASET,
+    [O_FORMAT] = CLI_OPT_FORMAT,
     [O_MODELS] = {"models", CLI_STR, "models", "MOVIEREC_MODELS",
                   "model root: writes ROOT/vN and points ROOT/current at it"},
     [O_PARAMS] = {"params", CLI_STR, PUB_PIPELINE_PARAMS, NULL,
@@ -44,6 +46,8 @@ int cmd_train(int argc, char **argv) {
                      train_opts, O_N, argc, argv, &v);
   if (rc)
     return rc > 0 ? 0 : 2;
+  if (cli_data_select(v.str[O_DATASET], v.str[O_FORMAT]))
+    return 2;
   const char *root = v.str[O_MODELS];
   if (cli_load_dataset(v.str[O_DATA], &ds))
     return 1;
