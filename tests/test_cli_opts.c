@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_cmds.h"
 #include "cli/cli_opts.h"
 
 enum { O_DATA, O_N_RECS, O_FLAG, O_N };
@@ -102,10 +103,8 @@ static void test_data_select(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_defaults_and_env),
-      cmocka_unit_test(test_values),
-      cmocka_unit_test(test_errors),
-      cmocka_unit_test(test_help),
+      cmocka_unit_test(test_defaults_and_env), cmocka_unit_test(test_values),
+      cmocka_unit_test(test_errors),           cmocka_unit_test(test_help),
       cmocka_unit_test(test_data_select),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/formats.h"
-
 void cli_usage(const char *cmd, const char *summary, const cli_opt *opts, int n) {
   printf("usage: movierec %s [options]\n\n%s\n\noptions:\n", cmd, summary);
   for (int i = 0; i < n; i++) {
@@ -94,22 +92,6 @@ int cli_parse(const char *cmd, const char *summary, const cli_opt *opts, int n, 
     if (cli_set(o, found, v, out))
       return -1;
     out->set[found] = 1;
-  }
-  return 0;
-}
-
-int cli_data_select(const char *dataset, const char *format) {
-  if (format && *format && strcmp(format, "auto") && !fmt_canonical(format)) {
-    fprintf(stderr,
-            "movierec: unknown data format '%s' (ml-100k, ml-1m, ml-10m, ml-csv, ml-20m, ml-25m, "
-            "ml-32m, ml-latest, ml-latest-small, generic or auto)\n",
-            format);
-    return -1;
-  }
-  if ((dataset && setenv("MOVIEREC_DATASET", dataset, 1)) ||
-      (format && setenv("MOVIEREC_FORMAT", format, 1))) {
-    fprintf(stderr, "movierec: cannot set the data set choice: %s\n", strerror(errno));
-    return -1;
   }
   return 0;
 }

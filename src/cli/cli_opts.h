@@ -28,26 +28,4 @@ int cli_parse(const char *cmd, const char *summary, const cli_opt *opts, int n, 
 
 void cli_usage(const char *cmd, const char *summary, const cli_opt *opts, int n);
 
-/* The data set's choice, in every command that reads data. No defaults here: the loader owns
- * them (data/dataset.h: ml-100k when present, the format detected from the files). */
-#define CLI_OPT_DATASET                                                                            \
-  {                                                                                                \
-    "dataset", CLI_STR, NULL, "MOVIEREC_DATASET",                                                  \
-        "release subfolder of --data when it holds several (default: ml-100k when present, else "  \
-        "the "                                                                                     \
-        "only one)"                                                                                \
-  }
-#define CLI_OPT_FORMAT                                                                             \
-  {                                                                                                \
-    "format", CLI_STR, NULL, "MOVIEREC_FORMAT",                                                    \
-        "ml-100k | ml-1m | ml-10m | ml-csv (ml-20m, ml-25m, ml-32m, ml-latest, ml-latest-small) "  \
-        "| "                                                                                       \
-        "generic | auto (default: detected from the files)"                                        \
-  }
-
-/* Makes --dataset / --format (NULL: not given) what every loader of this process and of the
- * processes it starts reads (MOVIEREC_DATASET / MOVIEREC_FORMAT). An unknown format: a message
- * naming the known ones on stderr and -1. */
-int cli_data_select(const char *dataset, const char *format);
-
 #endif

@@ -1,5 +1,6 @@
 /* `movierec train`: fit every model on all ratings and publish a new model version directory
  * (models/vN, then the models/current link switched atomically). */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,19 @@ int cli_load_dataset(const char *data_flag, mr_dataset **out) {
     return rc;
   }
   return MR_OK;
+}
+
+int cli_data_select(const char *dataset, const char *format) {
+  if (format && *format && strcmp(format, "auto") && !fmt_canonical(format)) {
+    fprintf(stderr, "movierec: unknown data format '%s' (" FMT_NAMES " or auto)\n", format);
+    return -1;
+  }
+  if ((dataset && setenv("MOVIEREC_DATASET", dataset, 1)) ||
+      (format && setenv("MOVIEREC_FORMAT", format, 1))) {
+    fprintf(stderr, "movierec: cannot set the data set choice: %s\n", strerror(errno));
+    return -1;
+  }
+  return 0;
 }
 
 int cmd_train(int argc, char **argv) {

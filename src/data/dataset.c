@@ -1027,7 +1027,7 @@ int ds_load_as(const char *dir, const char *dataset, const char *format, mr_data
     rc = format ? MR_EINVAL : MR_ENOTFOUND;
     snprintf(ebuf, sizeof(ebuf),
              format
-                 ? "unknown data format '%s' (ml-100k, ml-1m, ml-10m, ml-csv, generic)"
+                 ? "unknown data format '%s' (" FMT_NAMES ")"
                  : "no data set in %s (want u.data, ratings.dat or ratings.csv; see docs/DATA.md)",
              format ? format : release);
     goto fail;

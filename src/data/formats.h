@@ -12,6 +12,11 @@
  * movies.csv), "generic" (ratings.csv + items.csv); NULL when none matches. Static string. */
 const char *fmt_detect(const char *dir);
 
+/* Every format name --format and MOVIEREC_FORMAT take, for messages and help. */
+#define FMT_NAMES                                                                                  \
+  "ml-100k, ml-1m, ml-10m, ml-csv (or a release name: ml-20m, ml-25m, ml-32m, ml-latest, "         \
+  "ml-latest-small), generic"
+
 /* The canonical format name for name or one of its aliases (ml-20m, ml-25m, ml-32m, ml-latest,
  * ml-latest-small -> "ml-csv"; ml-10M100K -> "ml-10m"), or NULL when unknown. */
 const char *fmt_canonical(const char *name);
