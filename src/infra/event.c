@@ -190,7 +190,20 @@ static int event_req_id(const json_t *obj, char out[EVENT_ID_LEN + 1], char *msg
   return MR_OK;
 }
 
-int event_parse_request(const char *body, size_t len, const uint8_t *movie_ok, int32_t max_movie_id,
+/* 1 when id is in the sorted ids[0..n). */
+static int event_known(const int64_t *ids, size_t n, int64_t id) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (ids[mid] < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return ids && lo < n && ids[lo] == id;
+}
+
+int event_parse_request(const char *body, size_t len, const int64_t *movie_ids, size_t n_movies,
                         mr_event *out, char *msg, size_t cap) {
   json_error_t je;
   int64_t rating = 0;
@@ -217,7 +230,7 @@ int event_parse_request(const char *body, size_t len, const uint8_t *movie_ok, i
       event_req_int(j, "ts", 1, EVENT_TS_MAX, 0, &out->ts, msg, cap) ||
       event_req_id(j, out->event_id, msg, cap))
     goto done;
-  if (!movie_ok || out->movie_id > max_movie_id || !movie_ok[out->movie_id]) {
+  if (!event_known(movie_ids, n_movies, out->movie_id)) {
     snprintf(msg, cap, "unknown movie_id %lld", (long long)out->movie_id);
     goto done;
   }

@@ -35,14 +35,14 @@ int event_validate(const mr_event *ev, char *err, size_t errlen);
 int event_format(const mr_event *ev, char *buf, size_t cap, size_t *len);
 
 /* Validates a POST /interact body (docs/SERVICES.md): a JSON object with "user_id" (1..2^31-1),
- * "movie_id" (a known movie: movie_ok[id] != 0 for id <= max_movie_id; movie_ok borrowed) and
+ * "movie_id" (a known movie: in movie_ids[0..n_movies), sorted ascending, borrowed) and
  * "rating" (1..5), all JSON integers, and optionally "ts" (1..2^40; 0 in *out when absent) and
  * "event_id" (32 hex characters, any case: lowercased into out->event_id, "" when absent).
  * Duplicate keys are malformed; unknown extra fields are ignored. Pure: no I/O, no globals.
  * Returns MR_OK with *out filled, MR_EFORMAT for an empty body or
  * malformed JSON (an HTTP 400), MR_EINVAL for wrong types or values (a 422); on error a
  * one-line reason goes into msg (cap bytes, NUL-terminated). */
-int event_parse_request(const char *body, size_t len, const uint8_t *movie_ok, int32_t max_movie_id,
+int event_parse_request(const char *body, size_t len, const int64_t *movie_ids, size_t n_movies,
                         mr_event *out, char *msg, size_t cap);
 
 /* Fills id with a fresh random 32-hex-char id (from getrandom) and a NUL. MR_EIO on failure. */

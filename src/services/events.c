@@ -22,9 +22,9 @@
 struct events_svc {
   http_server *http;
   amqpp *pub;
-  uint8_t *movie_ok; /* by movie id, 0..max_movie_id */
-  char *token;       /* NULL: POST /interact is open */
-  int32_t max_movie_id;
+  int64_t *movie_ids; /* the catalogue's ids, sorted: ids of any size, no table by id */
+  size_t n_movies;
+  char *token; /* NULL: POST /interact is open */
 };
 
 /* One POST waiting for the broker's confirm; travels loop -> publisher -> loop. */
@@ -93,7 +93,7 @@ static void h_interact(http_req *r, void *user) {
   }
   const char *body = http_req_body(r, &n);
   mr_event ev;
-  int rc = event_parse_request(body, n, s->movie_ok, s->max_movie_id, &ev, msg, sizeof(msg));
+  int rc = event_parse_request(body, n, s->movie_ids, s->n_movies, &ev, msg, sizeof(msg));
   if (rc != MR_OK) {
     http_send_error(r, rc == MR_EFORMAT ? 400 : 422, "%s", msg);
     return;
@@ -174,6 +174,11 @@ static void h_metrics(http_req *r, void *user) {
   free(all);
 }
 
+static int events_id_cmp(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
 int events_create(const events_opts *o, const mr_dataset *ds, events_svc **out, char *err,
                   size_t errlen) {
   *out = NULL;
@@ -185,17 +190,13 @@ int events_create(const events_opts *o, const mr_dataset *ds, events_svc **out, 
   events_svc *s = calloc(1, sizeof(*s));
   if (!s)
     goto fail;
-  s->max_movie_id = 0;
-  for (int32_t i = 0; i < ds->n_movies; i++)
-    if (ds->movies[i].id > s->max_movie_id)
-      s->max_movie_id = ds->movies[i].id;
-  if (!(s->movie_ok = calloc((size_t)s->max_movie_id + 1, 1)))
+  if (!(s->movie_ids = malloc(((size_t)ds->n_movies + 1) * sizeof(*s->movie_ids))))
     goto fail;
+  for (int32_t i = 0; i < ds->n_movies; i++)
+    s->movie_ids[s->n_movies++] = ds->movies[i].id;
+  qsort(s->movie_ids, s->n_movies, sizeof(*s->movie_ids), events_id_cmp);
   if (o->token && *o->token && !(s->token = strdup(o->token)))
     goto fail;
-  for (int32_t i = 0; i < ds->n_movies; i++)
-    if (ds->movies[i].id > 0)
-      s->movie_ok[ds->movies[i].id] = 1;
 
   amqpp_opts po;
   amqpp_opts_default(&po);
@@ -269,7 +270,7 @@ void events_free(events_svc *s) {
     amqpp_stop(s->pub);
   http_server_free(s->http);
   amqpp_free(s->pub);
-  free(s->movie_ok);
+  free(s->movie_ids);
   free(s->token);
   free(s);
 }
